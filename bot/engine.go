@@ -1,0 +1,193 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"intakebot/flows"
+)
+
+// Engine runs conversations: one call of Handle is one turn.
+type Engine struct {
+	spec      *flows.Spec
+	store     Store
+	rephraser Rephraser
+	now       func() time.Time
+	newID     func() string
+	log       *slog.Logger
+	maxInput  int
+	longAfter time.Duration
+	humanGap  time.Duration
+	loc       *time.Location
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithIDs sets the id generator (tests).
+func WithIDs(newID func() string) Option { return func(e *Engine) { e.newID = newID } }
+
+// WithLogger sets the logger. Logs carry ids and event names only.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithRephraser turns on rephrasing of texts flows.yaml marks rephrasable.
+func WithRephraser(r Rephraser) Option { return func(e *Engine) { e.rephraser = r } }
+
+// WithMaxInput sets how many characters of a message are read (default
+// 2000); the rest is cut with a polite note.
+func WithMaxInput(n int) Option { return func(e *Engine) { e.maxInput = n } }
+
+// New returns an engine for the validated spec, keeping state in store.
+func New(spec *flows.Spec, store Store, opts ...Option) *Engine {
+	e := &Engine{
+		spec:      spec,
+		store:     store,
+		rephraser: NopRephraser{},
+		now:       time.Now,
+		newID:     func() string { return uuid.Must(uuid.NewV7()).String() },
+		log:       slog.New(slog.DiscardHandler),
+		maxInput:  2000,
+		longAfter: 3 * time.Hour,
+		humanGap:  30 * time.Minute,
+		loc:       time.UTC,
+	}
+	if tz := spec.Program.Timezone; tz != "" {
+		if loc, err := time.LoadLocation(tz); err == nil {
+			e.loc = loc
+		}
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Spec returns the engine's flows.
+func (e *Engine) Spec() *flows.Spec { return e.spec }
+
+// Output is what a turn produced: the replies to send, in order, and the
+// turn's events.
+type Output struct {
+	Replies []Reply
+	Events  []Event
+}
+
+// Crisis reports whether the turn answered a crisis.
+func (o Output) Crisis() bool {
+	for _, r := range o.Replies {
+		if r.Kind == KindCrisis {
+			return true
+		}
+	}
+	return false
+}
+
+// Reply kinds.
+const (
+	KindCrisis = "crisis"
+	KindFAQ    = "faq"
+	KindStep   = "step"
+	KindSystem = "system"
+	KindStaff  = "staff"
+)
+
+// Handle runs one turn for in: the safety screen first, then commands,
+// button choices, and text (a question mid-flow is answered and the step
+// asked again). Everything the turn changes is committed in one transaction
+// before Handle returns.
+//
+// It returns ErrDuplicate, with no replies, when in.UpdateID was handled
+// before. When the store fails, the returned Output still holds what the
+// person must hear (the crisis reply for a crisis message, otherwise a calm
+// error message) together with the error; nothing was saved.
+func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
+	in, cut := e.clean(in)
+	if in.Time.IsZero() {
+		in.Time = e.now()
+	}
+	// The screen runs before the store is touched, so that an outage can
+	// never delay or block the crisis reply.
+	hit, isCrisis := e.screen(in)
+	var out Output
+	err := e.store.Turn(ctx, Key{Channel: in.Channel, ChatID: in.ChatID}, in.UpdateID, func(conv *Conversation) (*Changes, error) {
+		t := newTurn(e, conv, in)
+		t.cut = cut
+		if isCrisis {
+			t.hit = &hit
+		}
+		if err := t.run(); err != nil {
+			return nil, err
+		}
+		out = t.output()
+		return t.changes(), nil
+	})
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		return Output{}, err
+	case err != nil:
+		if isCrisis {
+			return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, err)
+		}
+		return Output{Replies: []Reply{{Text: e.spec.Messages.Error, Kind: KindSystem,
+			Choices: []Choice{{ID: ChoiceHuman, Label: e.spec.Labels.Human}}}}}, fmt.Errorf("turn %s: %w", in.Channel, err)
+	}
+	for _, ev := range out.Events {
+		e.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("type", ev.Type), slog.String("conversation", ev.ConversationID), slog.String("event_id", ev.ID))
+	}
+	if !out.Crisis() {
+		for i := range out.Replies {
+			if out.Replies[i].Rephrasable {
+				out.Replies[i].Text = e.rephraser.Rephrase(ctx, out.Replies[i].Text)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) screen(in Inbound) (flows.Hit, bool) {
+	if strings.TrimSpace(in.Text) == "" {
+		return flows.Hit{}, false
+	}
+	return e.spec.Screen().Check(in.Text)
+}
+
+// clean makes in safe to process: valid UTF-8, trimmed, and at most
+// maxInput characters (cut reports a cut).
+func (e *Engine) clean(in Inbound) (Inbound, bool) {
+	t := in.Text
+	if !utf8.ValidString(t) {
+		t = strings.ToValidUTF8(t, "\uFFFD")
+	}
+	t = strings.TrimSpace(strings.ReplaceAll(t, "\x00", ""))
+	cut := false
+	if utf8.RuneCountInString(t) > e.maxInput {
+		r := []rune(t)
+		t = string(r[:e.maxInput])
+		cut = true
+	}
+	in.Text = t
+	in.Choice = strings.TrimSpace(in.Choice)
+	if len(in.Choice) > 128 {
+		in.Choice = in.Choice[:128]
+	}
+	return in, cut
+}
+
+func (e *Engine) crisisReply() Reply {
+	s := e.spec.Safety
+	return Reply{Text: s.Reply, Kind: KindCrisis, Choices: []Choice{
+		{ID: ChoiceCrisisStaff, Label: s.Buttons.Staff},
+		{ID: ChoiceCrisisSafe, Label: s.Buttons.Safe},
+		{ID: ChoiceCrisisMore, Label: s.Buttons.Resources},
+	}}
+}
