@@ -1,0 +1,36 @@
+package bot_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"intakebot/bot/bottest"
+	"intakebot/flows"
+)
+
+// mustSpec loads the shipped flows.yaml.
+func mustSpec(tb testing.TB) *flows.Spec {
+	tb.Helper()
+	spec, err := flows.Load("../flows.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return spec
+}
+
+// TestTranscripts plays every conversation in testdata/transcripts.
+func TestTranscripts(t *testing.T) {
+	spec := mustSpec(t)
+	files, err := filepath.Glob("testdata/transcripts/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no transcripts")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			bottest.RunTranscript(t, spec, f)
+		})
+	}
+}
