@@ -191,3 +191,29 @@ func (e *Engine) crisisReply() Reply {
 		{ID: ChoiceCrisisMore, Label: s.Buttons.Resources},
 	}}
 }
+
+// MarkUnreachable records that the channel refuses messages to the chat
+// (the person blocked the bot) and reports it to staff once. It returns
+// ErrNotFound when no conversation exists for key... it creates none.
+func (e *Engine) MarkUnreachable(ctx context.Context, key Key, reason string) error {
+	err := e.store.Turn(ctx, key, "", func(conv *Conversation) (*Changes, error) {
+		if conv.Version == 0 {
+			return nil, ErrNotFound
+		}
+		c := *conv
+		c.State = cloneState(conv.State)
+		ch := &Changes{Conversation: &c}
+		if c.State.Unreachable {
+			return ch, nil
+		}
+		c.State.Unreachable = true
+		c.Updated = e.now()
+		ch.Events = append(ch.Events, Event{ID: e.newID(), Type: EventUnreachable, ConversationID: c.ID,
+			Data: map[string]any{"channel": key.Channel, "reason": reason}, At: c.Updated, Deliver: true})
+		return ch, nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark unreachable: %w", err)
+	}
+	return nil
+}
