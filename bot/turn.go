@@ -84,6 +84,8 @@ func (t *turn) run() error {
 		t.finish()
 		return nil
 	}
+	// A person who writes again has unblocked the bot.
+	t.st.Unreachable = false
 	t.disclose()
 	if t.cut {
 		t.say(t.spec.Messages.TooLong)

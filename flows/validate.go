@@ -32,6 +32,13 @@ var validators = map[string]bool{
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_\-]*$`)
 
+// reservedSteps and reservedChoices are ids the engine uses for its own
+// buttons ("crisis.safe", "<step>.skip"); a flow may not reuse them.
+var (
+	reservedSteps   = map[string]bool{"crisis": true, "delete": true, "notice": true, "edit": true, "faq": true, "flow": true}
+	reservedChoices = map[string]bool{"skip": true, "done": true, "confirm": true, "edit": true}
+)
+
 type validator struct {
 	spec     *Spec
 	src      *source
@@ -268,6 +275,9 @@ func (v *validator) indexFlows() {
 		for j := range f.Steps {
 			st := &f.Steps[j]
 			v.checkID(fmt.Sprintf("flows[%d].steps[%d].id", i, j), st.ID, steps, "step")
+			if reservedSteps[st.ID] {
+				v.errf(fmt.Sprintf("flows[%d].steps[%d].id", i, j), "step id %q is reserved for the engine's own buttons", st.ID)
+			}
 			f.stepByID[st.ID] = st
 			if st.Field != "" {
 				v.fields[st.Field] = true
@@ -405,6 +415,9 @@ func (v *validator) checkStep(f *Flow, j int, path string) {
 	for k, c := range st.Choices {
 		cp := fmt.Sprintf("%s.choices[%d]", path, k)
 		v.checkID(cp+".id", c.ID, seen, "choice")
+		if reservedChoices[c.ID] {
+			v.errf(cp+".id", "choice id %q is reserved for the engine's own buttons", c.ID)
+		}
 		v.require(cp+".label", c.Label, "choice label")
 		if c.Next != "" {
 			v.checkStepRef(f, cp+".next", c.Next)
