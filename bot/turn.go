@@ -704,25 +704,39 @@ func (t *turn) actionChoice(action string) (Choice, bool) {
 func (t *turn) intent(text string) string {
 	norm := " " + simplify(text) + " "
 	words := len(strings.Fields(norm))
+	best, bestRank := "", len(intentRank)+1
 	for _, in := range t.spec.Intents {
+		rank, ranked := intentRank[in.ID]
+		if !ranked {
+			rank = len(intentRank)
+		}
+		if rank >= bestRank {
+			continue
+		}
 		for _, p := range in.Phrases {
 			sp := simplify(p)
 			if sp == "" || !strings.Contains(norm, " "+sp+" ") {
 				continue
 			}
+			n := len(strings.Fields(sp))
 			switch in.ID {
 			case "human", "bot", "delete":
-				if t.st.Flow != "" && in.ID == "human" && words > len(strings.Fields(sp))+4 {
+				if t.st.Flow != "" && in.ID == "human" && words > n+4 {
 					// A long answer mid-flow that mentions a person is an answer.
 					continue
 				}
-				return in.ID
 			default:
-				if words <= len(strings.Fields(sp))+2 {
-					return in.ID
+				if words > n+2 {
+					continue
 				}
 			}
+			best, bestRank = in.ID, rank
+			break
 		}
 	}
-	return ""
+	return best
 }
+
+// intentRank orders intents when a message holds several: "are you a real
+// person?" asks whether this is a bot, not for a person.
+var intentRank = map[string]int{"bot": 0, "delete": 1, "human": 2}

@@ -115,7 +115,7 @@ func (h *Harness) State() bot.State {
 //	@channel telegram     the chat's channel (before the first turn)
 //	@advance 4h           move the clock
 //	@restart              a new engine on the same store
-//	> some text           the person types
+//	> some text           the person types (">" alone: an empty message)
 //	> [choice-id]         the person taps a button
 //	< fragment            some reply of the turn contains it (case-insensitive);
 //	                      several < lines match replies in order (the same reply may match several)
@@ -161,8 +161,8 @@ func RunTranscript(tb testing.TB, spec *flows.Spec, path string, opts ...bot.Opt
 			h.Clock.Advance(d)
 		case line == "@restart":
 			h.Restart()
-		case strings.HasPrefix(line, "> "):
-			input = strings.TrimPrefix(line, "> ")
+		case strings.HasPrefix(line, "> ") || line == ">":
+			input = strings.TrimPrefix(strings.TrimPrefix(line, ">"), " ")
 			pos = 0
 			if strings.HasPrefix(input, "[") && strings.HasSuffix(input, "]") {
 				out = h.Tap(input[1 : len(input)-1])
