@@ -19,6 +19,7 @@ type Engine struct {
 	spec      *flows.Spec
 	store     Store
 	rephraser Rephraser
+	chooser   FAQChooser
 	now       func() time.Time
 	newID     func() string
 	log       *slog.Logger
@@ -42,6 +43,10 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // WithRephraser turns on rephrasing of texts flows.yaml marks rephrasable.
 func WithRephraser(r Rephraser) Option { return func(e *Engine) { e.rephraser = r } }
+
+// WithFAQChooser lets a chooser pick among the matcher's candidates when the
+// matcher is unsure.
+func WithFAQChooser(c FAQChooser) Option { return func(e *Engine) { e.chooser = c } }
 
 // WithMaxInput sets how many characters of a message are read (default
 // 2000); the rest is cut with a polite note.
@@ -118,10 +123,17 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
 	// The screen runs before the store is touched, so that an outage can
 	// never delay or block the crisis reply.
 	hit, isCrisis := e.screen(in)
+	// A chooser may call a model: never while the conversation is locked,
+	// and never for a crisis message.
+	chosen := ""
+	if !isCrisis {
+		chosen = e.chooseFAQ(ctx, in)
+	}
 	var out Output
 	err := e.store.Turn(ctx, Key{Channel: in.Channel, ChatID: in.ChatID}, in.UpdateID, func(conv *Conversation) (*Changes, error) {
 		t := newTurn(e, conv, in)
 		t.cut = cut
+		t.chosenFAQ = chosen
 		if isCrisis {
 			t.hit = &hit
 		}
@@ -147,11 +159,42 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
 	if !out.Crisis() {
 		for i := range out.Replies {
 			if out.Replies[i].Rephrasable {
-				out.Replies[i].Text = e.rephraser.Rephrase(ctx, out.Replies[i].Text)
+				out.Replies[i].Text = e.rephraser.Rephrase(ctx, RephraseRequest{Text: out.Replies[i].Text, Question: in.Text})
 			}
 		}
 	}
 	return out, nil
+}
+
+// chooseFAQ asks the chooser, when there is one and the matcher is unsure
+// about a typed question, which candidate the question is about.
+func (e *Engine) chooseFAQ(ctx context.Context, in Inbound) string {
+	if e.chooser == nil || in.Text == "" || strings.HasPrefix(in.Text, "/") {
+		return ""
+	}
+	res := e.spec.Matcher().Match(in.Text)
+	if res.Decision != flows.Suggest {
+		return ""
+	}
+	var opts []FAQOption
+	for i, c := range res.Candidates {
+		if i == 3 {
+			break
+		}
+		if f := e.spec.FAQEntry(c.ID); f != nil {
+			opts = append(opts, FAQOption{ID: f.ID, Title: f.Title})
+		}
+	}
+	id, ok := e.chooser.ChooseFAQ(ctx, in.Text, opts)
+	if !ok {
+		return ""
+	}
+	for _, o := range opts {
+		if o.ID == id {
+			return id
+		}
+	}
+	return ""
 }
 
 func (e *Engine) screen(in Inbound) (flows.Hit, bool) {

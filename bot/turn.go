@@ -48,6 +48,9 @@ type turn struct {
 	intake   *Intake
 	handoffs []Handoff
 	deleted  bool
+	// chosenFAQ is the FAQ entry a chooser picked among the matcher's
+	// candidates, if any.
+	chosenFAQ string
 	// resumeOffered notes a reply already offers to resume the flow.
 	resumeOffered bool
 }
@@ -640,6 +643,10 @@ func (t *turn) faq(text string) {
 	case flows.Answer:
 		t.answerFAQ(t.spec.FAQEntry(res.Candidates[0].ID))
 	case flows.Suggest:
+		if t.chosenFAQ != "" {
+			t.answerFAQ(t.spec.FAQEntry(t.chosenFAQ))
+			return
+		}
 		var cs []Choice
 		for i, c := range res.Candidates {
 			if i == 3 {
