@@ -91,7 +91,7 @@ func TestCounselChatThroughEngine(t *testing.T) {
 				t.Fatalf("question %d (mid-flow %v): no reply", i, midFlow)
 			}
 			last := out.Replies[len(out.Replies)-1]
-			if !hasChoiceID(last.Choices, bot.ChoiceHuman) && !hasChoiceID(last.Choices, bot.ChoiceCrisisStaff) {
+			if !offersChoice(last.Choices, bot.ChoiceHuman) && !offersChoice(last.Choices, bot.ChoiceCrisisStaff) {
 				t.Errorf("question %d (mid-flow %v): dead end: %q", i, midFlow, last.Text)
 			}
 			if !midFlow {

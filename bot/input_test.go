@@ -34,7 +34,7 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("no reply contains %q: %+v", tc.want, out.Replies)
 			}
 			last := out.Replies[len(out.Replies)-1]
-			if !hasChoiceID(last.Choices, bot.ChoiceHuman) {
+			if !offersChoice(last.Choices, bot.ChoiceHuman) {
 				t.Errorf("last reply offers no person: %+v", last)
 			}
 		})
@@ -71,7 +71,7 @@ func TestEveryReplyOffersAPerson(t *testing.T) {
 			t.Fatalf("%+v: no reply", in)
 		}
 		last := out.Replies[len(out.Replies)-1]
-		if !hasChoiceID(last.Choices, bot.ChoiceHuman) && !hasChoiceID(last.Choices, bot.ChoiceCrisisStaff) {
+		if !offersChoice(last.Choices, bot.ChoiceHuman) && !offersChoice(last.Choices, bot.ChoiceCrisisStaff) {
 			t.Errorf("%+v: last reply %q offers no person", in, last.Text)
 		}
 	}
@@ -86,7 +86,7 @@ func TestStoreOutage(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error from a failing store")
 	}
-	if !anyReply(out, "something went wrong") || !hasChoiceID(out.Replies[0].Choices, bot.ChoiceHuman) {
+	if !anyReply(out, "something went wrong") || !offersChoice(out.Replies[0].Choices, bot.ChoiceHuman) {
 		t.Fatalf("replies = %+v", out.Replies)
 	}
 }
@@ -100,7 +100,7 @@ func anyReply(out bot.Output, frag string) bool {
 	return false
 }
 
-func hasChoiceID(cs []bot.Choice, id string) bool {
+func offersChoice(cs []bot.Choice, id string) bool {
 	for _, c := range cs {
 		if c.ID == id {
 			return true

@@ -4,6 +4,7 @@ package bottest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"intakebot/bot"
@@ -26,7 +27,10 @@ type MemStore struct {
 	FailNextTurns int
 }
 
-var _ bot.Store = (*MemStore)(nil)
+var (
+	_ bot.Store      = (*MemStore)(nil)
+	_ bot.StaffStore = (*MemStore)(nil)
+)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
@@ -95,6 +99,23 @@ func (m *MemStore) Turn(ctx context.Context, key bot.Key, updateID string, fn bo
 		m.Transcript[ch.Conversation.ID] = append(m.Transcript[ch.Conversation.ID], ch.Transcript...)
 	}
 	return nil
+}
+
+// TurnByID implements bot.StaffStore.
+func (m *MemStore) TurnByID(ctx context.Context, id string, fn bot.TurnFunc) error {
+	m.mu.Lock()
+	var key bot.Key
+	found := false
+	for k, c := range m.convs {
+		if c.ID == id {
+			key, found = k, true
+		}
+	}
+	m.mu.Unlock()
+	if !found {
+		return fmt.Errorf("conversation %s: %w", id, bot.ErrNotFound)
+	}
+	return m.Turn(ctx, key, "", fn)
 }
 
 // Conversation returns a copy of the conversation for key, or nil.
