@@ -159,7 +159,13 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
 	if !out.Crisis() {
 		for i := range out.Replies {
 			if out.Replies[i].Rephrasable {
-				out.Replies[i].Text = e.rephraser.Rephrase(ctx, RephraseRequest{Text: out.Replies[i].Text, Question: in.Text})
+				req := RephraseRequest{Text: out.Replies[i].Text}
+				if out.Replies[i].Kind == KindFAQ {
+					// Only a question an FAQ answer answers, never an
+					// answer to a step (a name, a phone number).
+					req.Question = in.Text
+				}
+				out.Replies[i].Text = e.rephraser.Rephrase(ctx, req)
 			}
 		}
 	}
