@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"intakebot/bot"
+	"intakebot/flows"
 	"intakebot/store"
 )
 
@@ -151,4 +152,14 @@ func turnWith(build func(c *bot.Conversation) *bot.Changes) bot.TurnFunc {
 // consentGranted is a granted consent.
 func consentGranted(at time.Time) *bot.Consent {
 	return &bot.Consent{Version: "v1", Granted: true, At: at, Scope: "pre-intake"}
+}
+
+// mustSpec loads the shipped flows.yaml.
+func mustSpec(tb testing.TB) *flows.Spec {
+	tb.Helper()
+	spec, err := flows.Load("../flows.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return spec
 }
