@@ -43,8 +43,8 @@ func intakeTurn(now time.Time) bot.TurnFunc {
 		c.State.Answers = answers
 		in := &bot.Intake{ID: "intake-1", ConversationID: c.ID, Channel: "telegram", Status: bot.IntakeNew, Urgency: bot.UrgencyRoutine,
 			ConsentVersion: "v1", Answers: answers, Created: now,
-			Summary: []bot.SummaryLine{{Field: "name", Label: "Name", Value: secrets[0]}, {Field: "phone", Label: "Phone", Value: secrets[2]}},
-			Scores:  map[string]bot.Score{"phq9": {Instrument: "phq9", Total: 17, Band: "moderately severe"}},
+			Summary:    []bot.SummaryLine{{Field: "name", Label: "Name", Value: secrets[0]}, {Field: "phone", Label: "Phone", Value: secrets[2]}},
+			Scores:     map[string]bot.Score{"phq9": {Instrument: "phq9", Total: 17, Band: "moderately severe"}},
 			Suggestion: &bot.Suggestion{Level: "iop", Label: "Intensive outpatient", Trace: []string{"phq9 17"}}}
 		return &bot.Changes{
 			Conversation: c,
