@@ -16,16 +16,20 @@ func (t *turn) startAssess(st *flows.Step) bool {
 	if s, ok := t.st.Scores[in.ID]; ok && s.Done {
 		return false
 	}
-	if t.st.Item == "" {
+	first := t.st.Item == ""
+	if first {
 		t.st.ItemAnswers = map[string]int{}
-		if in.Intro != "" {
-			t.replies = append(t.replies, Reply{Text: in.Intro, Kind: KindStep})
-		}
 	}
 	item := in.Next(t.st.ItemAnswers, t.env())
 	if item == nil {
 		t.finishAssess(st)
 		return false
+	}
+	if first {
+		intro := strings.TrimSpace(strings.TrimSpace(in.Intro) + "\n" + strings.TrimSpace(in.Hint))
+		if intro != "" {
+			t.replies = append(t.replies, Reply{Text: intro, Kind: KindStep})
+		}
 	}
 	t.st.Item = item.ID
 	t.promptItem(st)
@@ -33,10 +37,19 @@ func (t *turn) startAssess(st *flows.Step) bool {
 }
 
 // promptItem asks the current item of an assess step with its options.
+// With no item under way the step is either finished (the flow was paused
+// by a crisis answer and is now resumed: it moves on) or not yet started.
 func (t *turn) promptItem(st *flows.Step) {
 	in := t.spec.Instrument(st.Instrument)
 	item := t.currentItem(in)
 	if item == nil {
+		if s, ok := t.st.Scores[in.ID]; ok && s.Done {
+			t.advance(st, "")
+			return
+		}
+		if !t.startAssess(st) {
+			t.advance(st, "")
+		}
 		return
 	}
 	r := Reply{Text: item.Text, Kind: KindStep}
@@ -47,6 +60,9 @@ func (t *turn) promptItem(st *flows.Step) {
 }
 
 func (t *turn) currentItem(in *flows.Instrument) *flows.Item {
+	if t.st.Item == "" {
+		return nil
+	}
 	for i := range in.Items {
 		if in.Items[i].ID == t.st.Item {
 			return &in.Items[i]
@@ -56,7 +72,8 @@ func (t *turn) currentItem(in *flows.Instrument) *flows.Item {
 }
 
 // answerItem handles a tapped option "<item>-<option>"; an option of
-// another item is stale.
+// another item, or one the item does not have, is stale: it is never
+// recorded as an answer to the current item.
 func (t *turn) answerItem(st *flows.Step, cid string) {
 	in := t.spec.Instrument(st.Instrument)
 	item := t.currentItem(in)
@@ -74,32 +91,31 @@ func (t *turn) answerItem(st *flows.Step, cid string) {
 	t.stale()
 }
 
-// answerItemText reads a typed answer to an item: an option's label or id,
-// or its number in the list.
+// answerItemText reads a typed answer to an item: an option's label, id or
+// alias, a number as the instrument reads numbers, or words that name one
+// option. Anything else gets a question answered or the item asked again.
 func (t *turn) answerItemText(st *flows.Step, text string) {
 	in := t.spec.Instrument(st.Instrument)
 	item := t.currentItem(in)
 	if item == nil {
-		t.stale()
+		t.promptItem(st)
 		return
 	}
-	opts := in.ItemOptions(item)
-	s := simplify(text)
-	for _, o := range opts {
-		if s == simplify(o.Label) || s == simplify(o.ID) {
-			t.recordItem(st, in, item, o.Value)
-			return
-		}
-	}
-	if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= len(opts) {
-		t.recordItem(st, in, item, opts[n-1].Value)
+	if o, ok := in.OptionByText(item, text); ok {
+		t.recordItem(st, in, item, o.Value)
 		return
 	}
 	if t.digress(text) {
 		return
 	}
 	t.st.Misses++
-	t.say(t.spec.Messages.InvalidItem)
+	// The instrument's hint says how to answer it; without one, the
+	// engine's generic message.
+	msg := t.spec.Messages.InvalidItem
+	if in.Hint != "" {
+		msg = in.Hint
+	}
+	t.say(msg)
 	if t.st.Misses >= 3 {
 		t.say(t.spec.Messages.OfferHuman)
 	}
@@ -122,12 +138,13 @@ func (t *turn) recordItem(st *flows.Step, in *flows.Instrument, item *flows.Item
 	}
 	t.finishAssess(st)
 	if t.st.Mode == ModeCrisis {
+		// The flow waits at this step; once the person chooses, it moves on.
 		return
 	}
 	t.advance(st, "")
 }
 
-func (t *turn) setScore(in *flows.Instrument, done bool) Score {
+func (t *turn) setScore(in *flows.Instrument, done bool) (Score, flows.Result) {
 	r := in.Score(t.st.ItemAnswers, t.env())
 	s := Score{Instrument: in.ID, Total: r.Total, Band: r.Band, Items: maps.Clone(t.st.ItemAnswers),
 		Screen: r.Screen, Positive: r.Positive, Triage: r.Triage, Done: done}
@@ -135,14 +152,16 @@ func (t *turn) setScore(in *flows.Instrument, done bool) Score {
 		t.st.Scores = map[string]Score{}
 	}
 	t.st.Scores[in.ID] = s
-	return s
+	return s, r
 }
 
 // finishAssess stores the instrument's score and acts on its triage: a
-// crisis result starts the crisis protocol at once.
+// crisis result starts the crisis protocol at once (the scripted reply
+// first, a crisis event naming the triage rule, an urgent alert, the flow
+// paused); an urgent result makes the intake's handoff urgent.
 func (t *turn) finishAssess(st *flows.Step) {
 	in := t.spec.Instrument(st.Instrument)
-	s := t.setScore(in, true)
+	s, r := t.setScore(in, true)
 	t.st.Item = ""
 	t.st.ItemAnswers = nil
 	if t.st.Answers == nil {
@@ -150,54 +169,89 @@ func (t *turn) finishAssess(st *flows.Step) {
 	}
 	t.st.Answers[st.Field] = Answer{Value: strconv.Itoa(s.Total), Display: scoreText(in, s)}
 	switch s.Triage {
-	case "crisis":
+	case flows.TriageCrisis:
+		data := map[string]any{"category": r.Category, "rule": r.TriageRule, "source": "assessment", "instrument": in.ID}
 		t.replies = append(t.replies, t.e.crisisReply())
-		t.emit(EventCrisis, false, map[string]any{"category": "assessment", "rule": in.ID})
+		t.emit(EventCrisis, false, data)
 		t.st.Mode = ModeCrisis
-		t.urgentAlert(ReasonCrisis, map[string]any{"category": "assessment", "rule": in.ID})
-	case "urgent":
-		if t.st.Suggestion == nil {
-			t.st.Suggestion = &Suggestion{}
-		}
-		t.st.Suggestion.Urgent = true
+		t.markUrgent()
+		t.urgentAlert(ReasonCrisis, maps.Clone(data))
+	case flows.TriageUrgent:
+		t.markUrgent()
 	}
 }
 
+// markUrgent makes the coming intake handoff urgent, whatever level of care
+// is suggested later.
+func (t *turn) markUrgent() {
+	if t.st.Suggestion == nil {
+		t.st.Suggestion = &Suggestion{}
+	}
+	t.st.Suggestion.Urgent = true
+}
+
+// scoreText is how an instrument's result reads for staff: "PHQ-9 14
+// (moderate)", "PHQ-2 2 (negative screen)", "C-SSRS screener (low risk)".
 func scoreText(in *flows.Instrument, s Score) string {
 	title := in.Title
 	if title == "" {
 		title = in.ID
 	}
-	txt := fmt.Sprintf("%s %d", title, s.Total)
+	if s.Screen && in.Gate != nil && in.Gate.Title != "" {
+		title = in.Gate.Title
+	}
+	txt := title
+	if !in.HideTotal {
+		txt += " " + strconv.Itoa(s.Total)
+	}
 	if s.Band != "" {
 		txt += " (" + s.Band + ")"
-	}
-	if s.Screen {
-		txt += ", screen only"
 	}
 	return txt
 }
 
 // classify runs a classify step's rules and records the suggested level of
 // care with a readable trace; the person sees only the level's gentle,
-// non-diagnostic sentence.
+// non-diagnostic sentence. The trace lists each finished instrument with
+// its notes (triage reasons, the cut-off used), the answers the rules look
+// at, and the rule that decided:
+//
+//	PHQ-9 14 (moderate); GAD-7 6 (mild); Keeps up with daily
+//	responsibilities: Yes; Needs more than weekly therapy: Yes;
+//	→ IOP: moderate-to-severe symptoms … (rule iop)
 func (t *turn) classify(st *flows.Step) {
-	rule, err := st.Classify(t.env())
+	env := t.env()
+	rule, err := st.Classify(env)
+	levelID, reason, ruleID := st.Default, "no rule matched: the default level", ""
 	if err != nil {
+		// A rule that cannot be evaluated must not hide the others' result
+		// silently: staff see that the suggestion needs their review.
 		t.e.log.Error("classify", "step", st.ID, "err", err)
+		reason = "a rule could not be evaluated: please review the answers"
 	}
-	levelID, reason, ruleID := st.Default, "no rule matched", ""
 	if rule != nil {
 		levelID, reason, ruleID = rule.Level, rule.Reason, rule.ID
 	}
 	level := t.spec.Level(levelID)
 	var trace []string
-	for _, in := range t.spec.Instruments {
-		if s, ok := t.st.Scores[in.ID]; ok && s.Done {
-			trace = append(trace, scoreText(&in, s))
+	for i := range t.spec.Instruments {
+		in := &t.spec.Instruments[i]
+		s, ok := t.st.Scores[in.ID]
+		if !ok || !s.Done {
+			continue
 		}
+		line := scoreText(in, s)
+		if notes := in.Score(s.Items, env).Notes; len(notes) > 0 {
+			line += ": " + strings.Join(notes, "; ")
+		}
+		trace = append(trace, line)
 	}
-	trace = append(trace, reason)
+	trace = append(trace, t.ruleInputs(st)...)
+	decided := "→ " + level.Label + ": " + reason
+	if ruleID != "" {
+		decided += " (rule " + ruleID + ")"
+	}
+	trace = append(trace, decided)
 	urgent := level.Urgency == UrgencyUrgent
 	if t.st.Suggestion != nil && t.st.Suggestion.Urgent {
 		urgent = true
@@ -205,4 +259,32 @@ func (t *turn) classify(st *flows.Step) {
 	t.st.Suggestion = &Suggestion{Level: level.ID, Label: level.Label, Rule: ruleID, Trace: trace, Urgent: urgent}
 	t.setAnswer(st, Answer{Value: level.ID, Display: level.Label})
 	t.replies = append(t.replies, Reply{Text: level.Participant, Kind: KindStep})
+}
+
+// ruleInputs lists the answers the classify rules look at, in the flow's
+// order, as "Label: answer".
+func (t *turn) ruleInputs(st *flows.Step) []string {
+	want := map[string]bool{}
+	for _, f := range st.RuleFields() {
+		want[f] = true
+	}
+	var out []string
+	f := t.flow()
+	for i := range f.Steps {
+		fs := &f.Steps[i]
+		if fs.Field == "" || !want[fs.Field] {
+			continue
+		}
+		a, ok := t.st.Answers[fs.Field]
+		if !ok {
+			continue
+		}
+		label := fs.Label
+		if label == "" {
+			label = fs.Field
+		}
+		out = append(out, fmt.Sprintf("%s: %s", label, a.display()))
+		delete(want, fs.Field)
+	}
+	return out
 }
