@@ -232,6 +232,13 @@ func TestAssessLevels(t *testing.T) {
 			trace: []string{"Safe at home: No", "(rule not-safe-at-home)"},
 		},
 		{
+			name: "cannot take care of self: more support than IOP, urgent",
+			p: plan{items: map[string]map[string]int{"phq9": phq(3, 3, 3, 3, 3, 3, 2, 2, 0), "gad7": gad(0, 0), "auditc": noAlcohol, "drugs": noDrugs},
+				choices: with(fits, "daily", "no")},
+			level: "higher_care", rule: "cannot-care-for-self", urgency: bot.UrgencyUrgent,
+			trace: []string{"PHQ-9 22 (severe)", "Keeps up with daily responsibilities: No", "(rule cannot-care-for-self)"},
+		},
+		{
 			name: "wish to be dead: IOP, urgent review",
 			p: plan{items: map[string]map[string]int{"phq9": phq(2, 2, 2, 2, 2, 2, 1, 0, 1), "cssrs": {"wish": 1, "thoughts": 0, "behavior": 0}, "gad7": gad(0, 0), "auditc": noAlcohol, "drugs": noDrugs},
 				choices: fits},
