@@ -154,10 +154,14 @@ func consentGranted(at time.Time) *bot.Consent {
 	return &bot.Consent{Version: "v1", Granted: true, At: at, Scope: "pre-intake"}
 }
 
-// mustSpec loads the shipped flows.yaml.
+// mustSpec loads the shipped flows.yaml (or $INTAKEBOT_FLOWS).
 func mustSpec(tb testing.TB) *flows.Spec {
 	tb.Helper()
-	spec, err := flows.Load("../flows.yaml")
+	path := "../flows.yaml"
+	if p := os.Getenv("INTAKEBOT_FLOWS"); p != "" {
+		path = p
+	}
+	spec, err := flows.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestNoClearTextOnDisk(t *testing.T) {
 	}
 	var convID string
 	s.Turn(ctx, chat, "", func(c *bot.Conversation) (*bot.Changes, error) { convID = c.ID; return nil, nil })
-	if _, err := s.EnqueueStaffMessage(ctx, convID, "Hi "+secrets[0]+", we will call "+secrets[1], "U123"); err != nil {
+	if err := s.TurnByID(ctx, convID, staffMessage("Hi "+secrets[0]+", we will call "+secrets[1], "U123")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateHandoff(ctx, "handoff-1", store.HandoffUpdate{Actor: "U123", Status: bot.IntakeClosed, Outcome: "enrolled; " + secrets[4]}); err != nil {
@@ -309,5 +309,19 @@ func TestKeyFiles(t *testing.T) {
 		if _, err := store.ParseKeys(bad, ""); err == nil || errors.Is(err, store.ErrNoKey) {
 			t.Errorf("ParseKeys(%q) = %v, want a format error", bad, err)
 		}
+	}
+}
+
+// staffMessage is a turn like the engine's staff message: human mode, an
+// event to the participant, and the transcript.
+func staffMessage(text, staff string) bot.TurnFunc {
+	return func(c *bot.Conversation) (*bot.Changes, error) {
+		c.State.Mode = bot.ModeHuman
+		now := time.Now()
+		return &bot.Changes{Conversation: c,
+			Transcript: []bot.TranscriptEntry{{Direction: "out", Text: text, At: now}},
+			Events: []bot.Event{{ID: "staff-" + now.Format("150405.000000000"), Type: bot.EventStaffMessage, ConversationID: c.ID, At: now, Deliver: true,
+				Data: map[string]any{"channel": c.Key.Channel, "chat_id": c.Key.ChatID, "text": text, "staff": staff}}},
+		}, nil
 	}
 }

@@ -69,8 +69,9 @@ type Store struct {
 }
 
 var (
-	_ bot.Store  = (*Store)(nil)
-	_ bot.Outbox = (*Store)(nil)
+	_ bot.Store      = (*Store)(nil)
+	_ bot.StaffStore = (*Store)(nil)
+	_ bot.Outbox     = (*Store)(nil)
 )
 
 // Option configures a Store.

@@ -73,18 +73,13 @@ func (s *Store) Turn(ctx context.Context, key bot.Key, updateID string, fn bot.T
 	})
 }
 
-// ConversationTurn runs fn on the conversation with id, as Turn does for a
-// chat: under the same lock and in one transaction with everything the
-// Changes hold. Staff-side actions use it (human mode on claim, a staff
-// message). It returns bot.ErrNotFound when no such conversation exists
-// (never created, or deleted).
-func (s *Store) ConversationTurn(ctx context.Context, id string, fn bot.TurnFunc) error {
-	return s.conversationTurn(ctx, id, fn, nil)
-}
-
-// conversationTurn is ConversationTurn with then, when not nil, run in the
-// same transaction after the changes are applied.
-func (s *Store) conversationTurn(ctx context.Context, id string, fn bot.TurnFunc, then func(tx *sqlx.Tx, now time.Time) error) error {
+// TurnByID implements bot.StaffStore: it runs fn on the conversation with
+// id, as Turn does for a chat, under the same lock and in one transaction
+// with everything the Changes hold. Staff-side actions use it (a staff
+// message, human mode). It returns an error wrapping bot.ErrNotFound,
+// without calling fn, when no such conversation exists (never created, or
+// deleted at the participant's request).
+func (s *Store) TurnByID(ctx context.Context, id string, fn bot.TurnFunc) error {
 	if err := s.needKeys(); err != nil {
 		return fmt.Errorf("store: conversation turn: %w", err)
 	}
@@ -108,14 +103,7 @@ func (s *Store) conversationTurn(ctx context.Context, id string, fn bot.TurnFunc
 			}
 			row.Lookup = primary
 		}
-		now := s.now()
-		if err := s.runTurn(ctx, tx, &row, key, now, fn); err != nil {
-			return err
-		}
-		if then != nil {
-			return then(tx, now)
-		}
-		return nil
+		return s.runTurn(ctx, tx, &row, key, s.now(), fn)
 	})
 }
 
@@ -289,6 +277,12 @@ func (s *Store) apply(ctx context.Context, tx *sqlx.Tx, row *convRow, key bot.Ke
 			ev.Data = withData(ev.Data, deleted)
 		case bot.EventStaffMessage:
 			ev.Data = withData(ev.Data, map[string]any{"channel": key.Channel, "chat_id": key.ChatID})
+			// Every staff action is audited, in the same transaction.
+			if staff, _ := ev.Data["staff"].(string); staff != "" {
+				if err := s.audit(ctx, tx, now, staff, "conversation.staff_message", convID); err != nil {
+					return err
+				}
+			}
 		}
 		if ev.ConversationID == "" {
 			ev.ConversationID = convID
