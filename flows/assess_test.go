@@ -553,6 +553,65 @@ func TestAssessmentValidation(t *testing.T) {
 	}
 }
 
+// TestSubstanceScreensOptional follows the flows.yaml instructions for a
+// program without a dual-diagnosis track: the substance use screens can be
+// asked only of people who mention substance use, or removed altogether.
+func TestSubstanceScreensOptional(t *testing.T) {
+	base, err := os.ReadFile("../flows.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := func(s, from, to string) string {
+		t.Helper()
+		i := strings.Index(s, from)
+		j := strings.Index(s[max(i, 0):], to)
+		if i < 0 || j < 0 {
+			t.Fatalf("flows.yaml has no %q … %q", from, to)
+		}
+		return s[:i] + s[i+j:]
+	}
+	t.Run("removed", func(t *testing.T) {
+		s := string(base)
+		s = cut(s, "  # Substance use, for programs", "\n# Levels of care")
+		s = cut(s, "      # Substance use (optional per program", "      # Daily functioning")
+		s = cut(s, "          - id: iop-dual\n", "          - id: iop\n")
+		spec, err := flows.Parse("no-substance.yaml", []byte(s))
+		if err != nil {
+			t.Fatalf("the instructions leave an invalid file:\n%v", err)
+		}
+		if spec.Instrument("auditc") != nil || spec.Flow("intake").Step("sex") != nil {
+			t.Error("the screens are still there")
+		}
+	})
+	t.Run("only when substance use is mentioned", func(t *testing.T) {
+		s := string(base)
+		for _, id := range []string{"sex", "auditc", "drugs"} {
+			old := "      - id: " + id + "\n"
+			if strings.Count(s, old) != 1 {
+				t.Fatalf("flows.yaml has %d steps %q", strings.Count(s, old), id)
+			}
+			s = strings.Replace(s, old, old+`        if: '"substance" in (answers.concerns ?? [])'`+"\n", 1)
+		}
+		spec, err := flows.Parse("substance-if.yaml", []byte(s))
+		if err != nil {
+			t.Fatalf("the instructions leave an invalid file:\n%v", err)
+		}
+		st := spec.Flow("intake").Step("auditc")
+		for _, tc := range []struct {
+			concerns any
+			want     bool
+		}{{[]string{"anxiety"}, false}, {[]string{"anxiety", "substance"}, true}, {nil, false}} {
+			answers := map[string]any{}
+			if tc.concerns != nil {
+				answers["concerns"] = tc.concerns
+			}
+			if got, err := st.Applies(env(answers, nil)); err != nil || got != tc.want {
+				t.Errorf("concerns %v: applies %v (%v), want %v", tc.concerns, got, err, tc.want)
+			}
+		}
+	})
+}
+
 // forbidden are ways the bot must never describe itself: it is an
 // automated assistant, never a therapist, counselor or clinician, never
 // diagnoses and never offers therapy.
