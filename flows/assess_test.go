@@ -621,8 +621,19 @@ var forbidden = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\bI(?:'ll|’ll| will| can| could)\s+(?:\w+\s+)?(?:diagnose|treat you|prescribe|provide therapy|give you therapy|counsel you|be your therapist)`),
 	regexp.MustCompile(`(?i)\b(?:therapy|counsel+ing|treatment)\s+(?:session\s+)?with me\b`),
 	regexp.MustCompile(`(?i)\bmy\s+(?:therapy|counsel+ing|clinical)\s+(?:session|service|practice)`),
-	regexp.MustCompile(`(?i)\b(?:you have|you've got|you are suffering from|your diagnosis is|you are diagnosed with)\s+(?:\w+\s+)?(?:depression|anxiety|ptsd|bipolar|an? (?:\w+ )?disorder)`),
+	regexp.MustCompile(`(?i)\b(?:your diagnosis is|I diagnose you|you (?:are|have been) diagnosed with|this (?:means|shows) (?:that )?you have)\b`),
 }
+
+// diagnosis finds a statement that the person has a condition ("you have
+// depression"); the word before it tells a statement from a condition ("if
+// you have depression, …").
+var diagnosis = regexp.MustCompile(`(?i)(\w+)?\W*\byou(?:'ve| have| clearly have| probably have| likely have| suffer from| are suffering from)\s+(?:got\s+)?(?:\w+\s+)?(?:depression|anxiety|ptsd|bipolar|an? (?:\w+ )?disorder)\b`)
+
+var conditional = map[string]bool{"if": true, "whether": true, "when": true, "while": true, "unless": true, "whatever": true}
+
+// userSide are fields holding what people type, not what the bot says.
+var userSide = map[string]bool{"Questions": true, "Keywords": true, "Phrases": true, "Patterns": true, "Benign": true,
+	"Synonyms": true, "Aliases": true, "Normalize": true, "If": true, "ID": true, "Intents": true}
 
 // TestForbiddenSelfDescriptions scans every text of flows.yaml (messages,
 // FAQ answers, step texts, instruments, levels, consent, safety) for
@@ -632,6 +643,7 @@ func TestForbiddenSelfDescriptions(t *testing.T) {
 		"I am a therapist and can help.", "I'm a licensed counselor.", "I’m your clinician today.",
 		"I can diagnose what you have.", "Book a therapy session with me.", "I will provide therapy here.",
 		"Based on your answers, you have depression.", "I am trained in CBT.", "I'm an experienced therapist",
+		"You clearly have an anxiety disorder.", "Your diagnosis is PTSD.", "This means you have bipolar disorder.",
 	}
 	for _, s := range bad {
 		if !forbiddenIn(s) {
@@ -642,6 +654,7 @@ func TestForbiddenSelfDescriptions(t *testing.T) {
 		"I'm an automated assistant, not a person and not a clinician.", "are you a therapist",
 		"I can't give medical advice or a diagnosis.", "group therapy, individual therapy and psychiatric care",
 		"The team may talk with you about weekly outpatient therapy.",
+		"If you have depression or anxiety, IOP can help.", "Ask whether you have an anxiety disorder track.",
 	}
 	for _, s := range good {
 		if forbiddenIn(s) {
@@ -673,11 +686,17 @@ func forbiddenIn(s string) bool {
 			return true
 		}
 	}
+	for _, m := range diagnosis.FindAllStringSubmatch(s, -1) {
+		if !conditional[strings.ToLower(m[1])] {
+			return true
+		}
+	}
 	return false
 }
 
 // eachString calls fn with every exported string in v (struct fields,
-// slices, maps), named by its path.
+// slices, maps) that the bot says, named by its path: fields holding what
+// people type (example questions, phrases, aliases) are skipped.
 func eachString(v reflect.Value, path string, fn func(path, s string)) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -686,7 +705,7 @@ func eachString(v reflect.Value, path string, fn func(path, s string)) {
 		}
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			if f := v.Type().Field(i); f.IsExported() {
+			if f := v.Type().Field(i); f.IsExported() && !userSide[f.Name] {
 				eachString(v.Field(i), path+"."+f.Name, fn)
 			}
 		}
