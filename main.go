@@ -73,10 +73,14 @@ type environment struct {
 
 // commands lists the subcommands.
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"chat":     {"talk to the bot in this terminal (--jsonl: one JSON turn per line)", runChat},
 		"validate": {"check a flows file and print a summary", runValidate},
 	}
+	for name, c := range adminCommands() { // cmd_admin.go
+		cmds[name] = c
+	}
+	return cmds
 }
 
 // run is the whole program, testable: main only adds the process around it.

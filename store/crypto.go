@@ -234,7 +234,7 @@ func LoadOrCreateKey(dsn string, getenv func(string) string, notice io.Writer) (
 			return nil, fmt.Errorf("store: create key file: %w", err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = writeFileSync(path, NewKey()+"\n")
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it first: use it.
 		return readKeyFile(path, getenv(EnvOldDataKeys))
@@ -242,35 +242,103 @@ func LoadOrCreateKey(dsn string, getenv func(string) string, notice io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("store: create key file: %w", err)
 	}
-	if _, err := fmt.Fprintln(f, NewKey()); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("store: write key file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("store: write key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("store: write key file: %w", err)
-	}
 	if notice != nil {
 		fmt.Fprintf(notice, "Created a data key in %s (mode 0600): it encrypts what is stored; keep it with the database, which cannot be read without it. Set %s instead for a service.\n", path, EnvDataKey)
 	}
 	return readKeyFile(path, getenv(EnvOldDataKeys))
 }
 
+// readKeyFile reads a key file. The key of a rotation that was
+// interrupted (path+".new") is accepted for reading too, so no value is
+// ever sealed under a key that is not on disk.
 func readKeyFile(path, old string) (*Keyring, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if p, err := os.ReadFile(pendingKeyFile(path)); err == nil {
+		old = strings.TrimSpace(string(p)) + "," + old
 	}
 	kr, err := ParseKeys(string(b), old)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return kr, nil
+}
+
+func pendingKeyFile(keyFile string) string { return keyFile + ".new" }
+
+// RotationKeys returns the keyring `intakebot rotate-key` re-encrypts
+// with, and finish, to call once RotateKey has succeeded.
+//   - With INTAKEBOT_DATA_KEY set, it is the new key; the old ones are
+//     INTAKEBOT_OLD_DATA_KEYS and, for SQLite, the key file's key if there
+//     is one (which is then obsolete). finish does nothing.
+//   - Without it, for a SQLite database with a key file (what `chat`
+//     made), a new key is generated and written to KEYFILE.new (mode 0600)
+//     before anything is re-encrypted (a rotation that was interrupted
+//     reuses it); finish moves it over the key file.
+//   - Otherwise it returns ErrNoKey.
+func RotationKeys(dsn string, getenv func(string) string) (*Keyring, func() error, error) {
+	nop := func() error { return nil }
+	keyFile := KeyFile(dsn)
+	fileKey := ""
+	if keyFile != "" {
+		if b, err := os.ReadFile(keyFile); err == nil {
+			fileKey = strings.TrimSpace(string(b))
+		}
+	}
+	if primary := getenv(EnvDataKey); primary != "" {
+		kr, err := ParseKeys(primary, getenv(EnvOldDataKeys)+","+fileKey)
+		return kr, nop, err
+	}
+	if fileKey == "" {
+		return nil, nil, ErrNoKey
+	}
+	pending := pendingKeyFile(keyFile)
+	newKey := ""
+	if b, err := os.ReadFile(pending); err == nil {
+		newKey = strings.TrimSpace(string(b))
+	} else {
+		newKey = NewKey()
+		if err := writeFileSync(pending, newKey+"\n"); err != nil {
+			return nil, nil, fmt.Errorf("store: write new key file: %w", err)
+		}
+	}
+	kr, err := ParseKeys(newKey, fileKey+","+getenv(EnvOldDataKeys))
+	if err != nil {
+		return nil, nil, fmt.Errorf("key file %s: %w", pending, err)
+	}
+	finish := func() error {
+		if err := os.Rename(pending, keyFile); err != nil {
+			return fmt.Errorf("store: install new key file: %w", err)
+		}
+		if d, err := os.Open(filepath.Dir(keyFile)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+		return nil
+	}
+	return kr, finish, nil
+}
+
+// writeFileSync creates path (mode 0600, never over an existing file) with
+// data, flushed to disk.
+func writeFileSync(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
 }
 
 // PrimaryID returns the id of the current key.
