@@ -33,8 +33,8 @@ func adminDB(t *testing.T) (dbPath string) {
 	err = s.Turn(ctx, bot.Key{Channel: "console", ChatID: "local"}, "1", func(c *bot.Conversation) (*bot.Changes, error) {
 		c.State.Consent = &bot.Consent{Version: "v1", Granted: true, At: now, Scope: "pre-intake"}
 		in := &bot.Intake{ID: "intake-a", Status: bot.IntakeNew, Urgency: bot.UrgencyRoutine, ConsentVersion: "v1", Created: now,
-			Answers: map[string]bot.Answer{"name": {Value: "Avery Example"}, "phone": {Value: "+12065550199", Display: "(206) 555-0199"}},
-			Summary: []bot.SummaryLine{{Field: "name", Label: "Name", Value: "Avery Example"}, {Field: "phone", Label: "Phone", Value: "(206) 555-0199"}},
+			Answers:    map[string]bot.Answer{"name": {Value: "Avery Example"}, "phone": {Value: "+12065550199", Display: "(206) 555-0199"}},
+			Summary:    []bot.SummaryLine{{Field: "name", Label: "Name", Value: "Avery Example"}, {Field: "phone", Label: "Phone", Value: "(206) 555-0199"}},
 			Suggestion: &bot.Suggestion{Level: "iop", Label: "Intensive outpatient (IOP)", Trace: []string{"rule: default"}}}
 		return &bot.Changes{Conversation: c, Consent: c.State.Consent, Intake: in,
 			Transcript: []bot.TranscriptEntry{{Direction: "in", Text: "hello", At: now.Add(-60 * 24 * time.Hour)}}}, nil
