@@ -77,6 +77,8 @@ func commands() map[string]command {
 		"chat":     {"talk to the bot in this terminal (--jsonl: one JSON turn per line)", runChat},
 		"validate": {"check a flows file and print a summary", runValidate},
 	}
+	// cmd_llm.go
+	cmds["eval-rephrase"] = command{"run every rephrasable text through the configured LLM; count passes and fallbacks", runEvalRephrase}
 	for name, c := range adminCommands() { // cmd_admin.go
 		cmds[name] = c
 	}

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,10 @@ func TestMask(t *testing.T) {
 			"Groups meet three to five days a week, for about three hours, and one hour of individual therapy.",
 			"Groups meet ⟦1⟧ a week, for about ⟦2⟧, and ⟦3⟧ of individual therapy.",
 			[]string{"three to five days", "three hours", "one hour"}},
+		{"digits inside a word",
+			"See table S56 for the data.",
+			"See table S⟦1⟧ for the data.",
+			[]string{"56"}},
 		{"nothing to protect",
 			"What name would you like us to use when we call you?",
 			"What name would you like us to use when we call you?", nil},
@@ -209,4 +214,49 @@ func BenchmarkValidate(b *testing.B) {
 		m := p.mask(orig)
 		check(orig, m, out, lim)
 	}
+}
+
+// TestShippedTextsPassAFaithfulEcho guards against false positives: every
+// text of the shipped flows.yaml, echoed back with a friendly opening and
+// every token kept, passes the check (a text naming a crisis number is
+// never sent, so it is not checked).
+func TestShippedTextsPassAFaithfulEcho(t *testing.T) {
+	path := "../../flows.yaml"
+	if p := os.Getenv("INTAKEBOT_TEST_FLOWS"); p != "" {
+		path = p
+	}
+	spec, err := flows.Load(path)
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	p := newProtector(spec)
+	var texts []string
+	for _, e := range spec.FAQ {
+		texts = append(texts, strings.TrimSpace(e.Answer))
+	}
+	for _, f := range spec.Flows {
+		for _, s := range f.Steps {
+			if strings.TrimSpace(s.Text) != "" && !strings.Contains(s.Text, "{answer.") {
+				texts = append(texts, s.Text)
+			}
+		}
+	}
+	checked := 0
+	for _, tx := range texts {
+		if hasCrisisNumber(tx) {
+			continue
+		}
+		checked++
+		m := p.mask(tx)
+		for _, st := range []Style{StyleWarm, StylePlain, StyleShort} {
+			out := "Happy to help. " + m.Text
+			if st == StyleShort {
+				out = m.Text
+			}
+			if r, final := check(tx, m, out, limitsFor(st)); r != ReasonOK || final != strings.TrimSpace(unmask(out, m.Values)) {
+				t.Errorf("%s: %s for %q\n  masked %q", st, r, tx, m.Text)
+			}
+		}
+	}
+	t.Logf("%d texts checked, %d with crisis numbers skipped", checked, len(texts)-checked)
 }

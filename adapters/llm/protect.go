@@ -46,6 +46,8 @@ var (
 	// numberWordRe: spelled-out quantities. Bare "one" and "half" are
 	// everyday words, so they only count with a unit.
 	numberWordRe = regexp.MustCompile(`\b(?:(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|dozen|twice|thrice)(?:[\s-](?:to|or|and)[\s-](?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty))?(?:[\s-](?:hours?|weeks?|days?|months?|years?|minutes?|sessions?|times?))?|(?:one|an? half|half an?)[\s-](?:to[\s-](?:two|three|four|five|six)[\s-])?(?:hours?|weeks?|days?|months?|years?|minutes?|sessions?))\b`)
+	// digitRunRe is any run of digits.
+	digitRunRe = regexp.MustCompile(`\d+(?:[.,:]\d+)*`)
 	// tokenRe finds tokens in a model's output, tolerating spaces inside.
 	tokenRe = regexp.MustCompile(tokOpen + `\s*(\d+)\s*` + tokClose)
 	// crisisNumberRe finds the crisis numbers; a text with one is never sent.
@@ -89,6 +91,9 @@ var detectors = []detector{
 	{kindMoney, 5, moneyRe, hasDigit},
 	{kindNumber, 6, numberRe, hasDigit},
 	{kindNumber, 7, numberWordRe, always},
+	// Any other digits ("S56"), so that no digit of the text is left
+	// outside a token: the check treats every digit outside one as new.
+	{kindNumber, 8, digitRunRe, hasDigit},
 }
 
 // protector masks the protected spans of texts for one program.
