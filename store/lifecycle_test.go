@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,4 +246,85 @@ func TestLookupFollowsKeyDuringRotation(t *testing.T) {
 			t.Fatalf("%d conversations", n)
 		}
 	})
+}
+
+// TestConcurrentFirstOpen: processes that open a new SQLite database at
+// the same moment all get a migrated database.
+func TestConcurrentFirstOpen(t *testing.T) {
+	path := sqliteFile(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := store.Open(ctx, path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestKeyFileRotationInterrupted: a rotation of a local key file that died
+// after re-encrypting, before moving the new key file into place, loses
+// nothing: the pending key is read too, and running rotate again finishes.
+func TestKeyFileRotationInterrupted(t *testing.T) {
+	path := sqliteFile(t)
+	none := func(string) string { return "" }
+	kr, err := store.LoadOrCreateKey(path, none, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, path, store.WithKeys(kr))
+	if err := s.Turn(ctx, chat, "1", intakeTurn(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	rk, _, err := store.RotationKeys(path, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, store.WithKeys(rk))
+	if _, err := s.RotateKey(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // ... and the process dies before finish.
+
+	loaded, err := store.LoadKeys(path, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, store.WithKeys(loaded))
+	if _, err := s.Intake(ctx, "intake-1", "tester"); err != nil {
+		t.Fatalf("read after an interrupted rotation: %v", err)
+	}
+	s.Close()
+	rk2, finish, err := store.RotationKeys(path, none)
+	if err != nil || rk2.PrimaryID() != rk.PrimaryID() {
+		t.Fatalf("the pending key was not reused: %v", err)
+	}
+	s = mustOpen(t, path, store.WithKeys(rk2))
+	if _, err := s.RotateKey(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	final, err := store.LoadKeys(path, none)
+	if err != nil || final.PrimaryID() != rk.PrimaryID() || len(final.IDs()) != 1 {
+		t.Fatalf("after finishing: %v, %v", final.IDs(), err)
+	}
+	s = mustOpen(t, path, store.WithKeys(final))
+	if _, err := s.Intake(ctx, "intake-1", "tester"); err != nil {
+		t.Fatal(err)
+	}
 }

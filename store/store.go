@@ -212,8 +212,18 @@ func (s *Store) Migrate(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return 0, fmt.Errorf("store: migrate: %w", err)
+	for attempt := 1; ; attempt++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			break
+		}
+		// SQLite has no migration lock: when two processes open a new
+		// database at once, the slower one fails on a table the faster one
+		// just created (each migration commits whole). Looking again finds
+		// the migration applied.
+		if s.dialect != dialectSQLite || attempt == 5 || ctx.Err() != nil {
+			return 0, fmt.Errorf("store: migrate: %w", err)
+		}
 	}
 	v, err := p.GetDBVersion(ctx)
 	if err != nil {

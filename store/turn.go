@@ -107,6 +107,37 @@ func (s *Store) TurnByID(ctx context.Context, id string, fn bot.TurnFunc) error 
 	})
 }
 
+// Conversation returns the conversation of key as it was last committed,
+// without locking or creating anything, or an error wrapping
+// bot.ErrNotFound when there is none. Tests and tools use it; turns go
+// through Turn.
+func (s *Store) Conversation(ctx context.Context, key bot.Key) (*bot.Conversation, error) {
+	if err := s.needKeys(); err != nil {
+		return nil, fmt.Errorf("store: conversation: %w", err)
+	}
+	q, args, err := sqlx.In(`SELECT `+convColumns+` FROM conversations WHERE lookup IN (?)`, s.keys.lookups(key.Channel, key.ChatID))
+	if err != nil {
+		return nil, fmt.Errorf("store: conversation: %w", err)
+	}
+	var rows []convRow
+	if err := s.db.SelectContext(ctx, &rows, s.q(q), args...); err != nil {
+		return nil, fmt.Errorf("store: conversation: %w", err)
+	}
+	if len(rows) == 0 || rows[0].State == nil {
+		return nil, fmt.Errorf("store: conversation: %w", bot.ErrNotFound)
+	}
+	r := rows[0]
+	c := &bot.Conversation{ID: r.ID, Key: key, Version: r.Version, Created: fromMicros(r.Created), Updated: fromMicros(r.Updated)}
+	pt, err := s.open(r.State, stateAAD(r.ID))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(pt, &c.State); err != nil {
+		return nil, fmt.Errorf("store: conversation %s: %w: %v", r.ID, ErrCorrupt, err)
+	}
+	return c, nil
+}
+
 // lockByLookup returns the locked conversation row for key, inserting an
 // empty one first when none exists (so there is a row to lock, and two
 // processes creating the same conversation meet on its unique lookup).
