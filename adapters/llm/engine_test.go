@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	openai "github.com/sashabaranov/go-openai"
 
 	"intakebot/adapters/llm"
 	"intakebot/bot"
@@ -297,4 +298,69 @@ func TestFAQCacheHitRate(t *testing.T) {
 	}
 	t.Logf("FAQ: %d answers; first pass %d hits, %d calls; second pass %d hits (%.0f%% of the answers that may be sent, %d with crisis numbers never sent)",
 		n, h1, calls, h2, 100*float64(h2)/float64(max(n-crisis, 1)), crisis)
+}
+
+// unsureQuestion finds a message the matcher of spec is unsure about
+// (Suggest), or skips the test.
+func unsureQuestion(t *testing.T, spec *flows.Spec) (string, []flows.Candidate) {
+	t.Helper()
+	noise := []string{"", " maybe", " hmm not sure", " - Zephyrine Quillfeather", " or something like that, I wonder"}
+	for _, e := range spec.FAQ {
+		bases := append([]string{e.Title}, e.Keywords...)
+		bases = append(bases, e.Questions...)
+		for _, b := range bases {
+			for _, n := range noise {
+				q := b + n
+				if _, crisis := spec.Screen().Check(q); crisis {
+					continue
+				}
+				if res := spec.Matcher().Match(q); res.Decision == flows.Suggest && len(res.Candidates) > 0 {
+					return q, res.Candidates
+				}
+			}
+		}
+	}
+	t.Skip("no message found that the matcher is unsure about")
+	return "", nil
+}
+
+func TestEngineFAQChooser(t *testing.T) {
+	spec := shippedSpec(t)
+	q, cands := unsureQuestion(t, spec)
+	want := spec.FAQEntry(cands[0].ID)
+	tests := []struct {
+		name     string
+		reply    string
+		answered bool
+	}{
+		{"an id from the list is answered", `{"id": "` + want.ID + `"}`, true},
+		{"an invented id is ignored", `{"id": "made_up_topic"}`, false},
+		{"none is ignored", `{"id": "none"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, func(openai.ChatCompletionRequest) fakeReply { return fakeReply{Content: tt.reply} })
+			c, err := llm.NewChooser(f.config(), llm.WithRegisterer(prometheus.NewRegistry()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := bottest.NewHarness(t, spec, bot.WithFAQChooser(c))
+			out := h.Say(q)
+			if f.requests() != 1 {
+				t.Fatalf("%d requests for an unsure question, want 1", f.requests())
+			}
+			if got := strings.Contains(dumpTexts(out), strings.TrimSpace(want.Answer)); got != tt.answered {
+				t.Errorf("answered %q: %t, want %t; replies %q", want.ID, got, tt.answered, dumpTexts(out))
+			}
+			// A crisis message never reaches the chooser.
+			for _, cat := range spec.Safety.Categories {
+				if len(cat.Rules) > 0 && len(cat.Rules[0].Phrases) > 0 {
+					if out := h.Say(q + " " + cat.Rules[0].Phrases[0]); !out.Crisis() || f.requests() != 1 {
+						t.Errorf("crisis message: crisis %t, %d requests; want a crisis reply and no request", out.Crisis(), f.requests())
+					}
+					break
+				}
+			}
+		})
+	}
 }

@@ -1,8 +1,11 @@
 package llm_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -355,5 +358,72 @@ func TestMetricsShareRegistry(t *testing.T) {
 	}
 	if _, err := llm.NewRephraser(llm.Config{}, program()); err == nil {
 		t.Error("NewRephraser with no model: no error")
+	}
+}
+
+// doerFunc is an HTTP client made of a function.
+type doerFunc func(*http.Request) (*http.Response, error)
+
+func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestAzureEndpoint(t *testing.T) {
+	var got *http.Request
+	doer := doerFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		var req openai.ChatCompletionRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		body, _ := json.Marshal(openai.ChatCompletionResponse{Choices: []openai.ChatCompletionChoice{{
+			Message: openai.ChatCompletionMessage{Role: "assistant", Content: "Happy to help. " + maskedText(req)}, FinishReason: "stop"}}})
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+	})
+	cfg := llm.Config{APIKey: "azure-key", BaseURL: "https://contoso.openai.azure.com/", Model: "my-deployment", Style: llm.StyleWarm, Timeout: time.Second}
+	r, err := llm.NewRephraser(cfg, program(), llm.WithHTTPClient(doer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := r.Try(context.Background(), bot.RephraseRequest{Text: scripted}); res.Reason != llm.ReasonOK {
+		t.Fatalf("reason %s", res.Reason)
+	}
+	if got == nil {
+		t.Fatal("no request")
+	}
+	if got.URL.Path != "/openai/deployments/my-deployment/chat/completions" || got.URL.Query().Get("api-version") != llm.DefaultAzureAPIVersion {
+		t.Errorf("URL = %s", got.URL)
+	}
+	if got.Header.Get("api-key") != "azure-key" || got.Header.Get("Authorization") != "" {
+		t.Errorf("headers = %v, want the key in api-key only", got.Header)
+	}
+}
+
+func TestReasoningModelRequest(t *testing.T) {
+	tests := []struct {
+		model           string
+		wantTemperature bool
+		wantMaxTokens   string
+	}{
+		{"gpt-4o-mini", true, "max_tokens"},
+		{"qwen2.5-7b-instruct", true, "max_tokens"},
+		{"o3-mini", false, "max_completion_tokens"},
+		{"gpt-5-mini", false, "max_completion_tokens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			f := newFake(t, faithful)
+			cfg := f.config()
+			cfg.Model = tt.model
+			r, _ := newRephraser(t, f, cfg)
+			if res := r.Try(context.Background(), bot.RephraseRequest{Text: scripted}); res.Reason != llm.ReasonOK {
+				t.Fatalf("reason %s", res.Reason)
+			}
+			var raw map[string]any
+			json.Unmarshal([]byte(f.allBodies()[0]), &raw)
+			if _, ok := raw["temperature"]; ok != tt.wantTemperature {
+				t.Errorf("temperature sent: %t, want %t", ok, tt.wantTemperature)
+			}
+			if _, ok := raw[tt.wantMaxTokens]; !ok {
+				t.Errorf("no %s in %v", tt.wantMaxTokens, raw)
+			}
+		})
 	}
 }
