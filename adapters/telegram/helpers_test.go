@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,7 +106,8 @@ func (h *recHandler) replyTexts(chat string) []string {
 	defer h.mu.Unlock()
 	var out []string
 	for _, r := range h.outputs[chat] {
-		out = append(out, r.Text)
+		// As sent: trimmed, as the adapter trims.
+		out = append(out, strings.TrimSpace(r.Text))
 	}
 	return out
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -443,5 +445,96 @@ func TestTokenNeverInErrors(t *testing.T) {
 	_, err = telegram.New(telegram.Config{Token: testToken, APIURL: bad.URL}, bot.New(mustSpec(t), bottest.NewMemStore()))
 	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "<token>") {
 		t.Errorf("New with a refused token: %v", err)
+	}
+}
+
+// gate is a Limiter that holds every paced message until opened.
+type gate struct{ open chan struct{} }
+
+func (g gate) Wait(ctx context.Context, _ int64) error {
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestCrisisReplyIsNotPaced: the crisis reply goes out even while the
+// pacing holds every other message.
+func TestCrisisReplyIsNotPaced(t *testing.T) {
+	api := newFakeAPI(t)
+	g := gate{open: make(chan struct{})}
+	e := newEnv(t, api, envOpts{opts: []telegram.Option{telegram.WithLimiter(g)}})
+	id := api.push(textMsg(91, "i want to kill myself"))
+	api.waitFor(t, "the crisis reply", func() bool {
+		for _, m := range api.msgs {
+			if m.Chat == 91 && strings.Contains(m.Text, "988") {
+				return true
+			}
+		}
+		return false
+	})
+	close(g.open)
+	e.processed(t, id)
+	if got := e.h.replyTexts("91"); len(got) == 0 || !slices.Equal(api.texts(91), got) {
+		t.Errorf("messages %q, replies %q", api.texts(91), got)
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	l := telegram.NewRateLimiter(1, 2, 1000, 3)
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	for i := range 2 {
+		if err := l.Wait(short(), 1); err != nil {
+			t.Fatalf("message %d of a burst of 2: %v", i+1, err)
+		}
+	}
+	if err := l.Wait(short(), 1); err == nil {
+		t.Error("a third message in the same second went through")
+	}
+	if err := l.Wait(short(), 2); err != nil {
+		t.Errorf("another chat waited: %v", err)
+	}
+	// The global bucket (burst 3) is now spent.
+	if err := l.Wait(short(), 3); err != nil {
+		t.Errorf("global refill too slow: %v", err)
+	}
+}
+
+// TestLogsHideBodies: when Telegram's answer is not JSON (a cut-off
+// getUpdates body holds people's messages), the logged error omits it.
+func TestLogsHideBodies(t *testing.T) {
+	api := newFakeAPI(t)
+	var once sync.Once
+	api.setFault(func(method string, _ url.Values) *apiError {
+		var e *apiError
+		if method == "getUpdates" {
+			once.Do(func() {
+				e = &apiError{Status: 200, Raw: `{"ok":true,"result":[{"update_id":1,"message":{"text":"my private diagnosis`}
+			})
+		}
+		return e
+	})
+	e := newEnv(t, api, envOpts{})
+	api.waitFor(t, "a second getUpdates", func() bool { return api.attempts["getUpdates"] >= 2 })
+	e.say(t, 92, "hello")
+	logs := e.logs.String()
+	if !strings.Contains(logs, "telegram.library_error") || !strings.Contains(logs, "body omitted") {
+		t.Errorf("the failed getUpdates was not logged as expected:\n%s", logs)
+	}
+	if strings.Contains(logs, "diagnosis") || strings.Contains(logs, testToken) {
+		t.Errorf("logs show the body or the token:\n%s", logs)
+	}
+	if err := e.ad.Ready(); err != nil {
+		t.Errorf("Ready: %v", err)
+	}
+	e.stop(t)
+	if err := e.ad.Ready(); err == nil {
+		t.Error("Ready after stop")
 	}
 }

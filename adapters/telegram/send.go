@@ -59,6 +59,8 @@ func RetryAfter(err error) (time.Duration, bool) {
 type policy struct {
 	transient int
 	tooMany   int
+	// unpaced skips the Limiter (crisis replies).
+	unpaced bool
 }
 
 // Back-off after a transient failure: 500ms doubling up to 30s, ±20%.
@@ -170,7 +172,11 @@ func isNotModified(err error) bool {
 func (a *Adapter) sendReplies(updateID, chat int64, replies []bot.Reply) {
 	ctx := a.workCtx
 	for _, r := range replies {
-		err := a.sendText(ctx, chat, r.Text, r.Choices, a.turnPolicy, nil)
+		p := a.turnPolicy
+		// Nothing may delay a crisis reply, the pacing included; Telegram
+		// tolerates a short burst, and a 429 is still retried.
+		p.unpaced = r.Kind == bot.KindCrisis
+		err := a.sendText(ctx, chat, r.Text, r.Choices, p, nil)
 		if err == nil {
 			continue
 		}
@@ -231,8 +237,10 @@ func (a *Adapter) sendMessage(ctx context.Context, chat int64, text string, kb *
 		params.ReplyMarkup = kb
 	}
 	send := func(ctx context.Context) error {
-		if err := a.limiter.Wait(ctx, chat); err != nil {
-			return err
+		if !p.unpaced {
+			if err := a.limiter.Wait(ctx, chat); err != nil {
+				return err
+			}
 		}
 		_, err := a.tg.SendMessage(ctx, params)
 		return err
@@ -401,20 +409,41 @@ func chatID(v any) (int64, bool) {
 }
 
 // redactedError hides the bot token in an error's text (the library's
-// request URLs contain it) and keeps the cause for errors.Is and As.
+// request URLs contain it) and the raw response body the library quotes
+// when a response is not JSON (a getUpdates body holds people's messages);
+// it keeps the cause for errors.Is and As.
 type redactedError struct {
 	err   error
 	token string
 }
 
+// bodyMarker starts the library's error for a response that is not JSON;
+// the body follows the method name.
+const bodyMarker = "error decode response body for method "
+
 func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.token, "<token>")
+	return redactText(e.err.Error(), e.token)
 }
 
 func (e *redactedError) Unwrap() error { return e.err }
 
+func redactText(s, token string) string {
+	if token != "" {
+		s = strings.ReplaceAll(s, token, "<token>")
+	}
+	if i := strings.Index(s, bodyMarker); i >= 0 {
+		rest := s[i+len(bodyMarker):]
+		method, _, _ := strings.Cut(rest, ",")
+		s = s[:i] + bodyMarker + method + ": response is not JSON (body omitted)"
+	}
+	return s
+}
+
 func (a *Adapter) redact(err error) error {
-	if err == nil || a.cfg.Token == "" || !strings.Contains(err.Error(), a.cfg.Token) {
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); !strings.Contains(msg, a.cfg.Token) && !strings.Contains(msg, bodyMarker) {
 		return err
 	}
 	return &redactedError{err: err, token: a.cfg.Token}

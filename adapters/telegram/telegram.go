@@ -245,6 +245,7 @@ type Adapter struct {
 
 	mu          sync.Mutex
 	running     bool
+	ready       bool
 	stopped     bool
 	stopping    chan struct{}
 	pollCancel  context.CancelFunc
@@ -379,6 +380,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 			a.shutdownNow()
 			return err
 		case err == nil:
+			a.setReady(true)
 			a.log.LogAttrs(ctx, slog.LevelInfo, "telegram.webhook_set")
 		}
 		select {
@@ -395,6 +397,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 			a.shutdownNow()
 			return err
 		}
+		a.setReady(true)
 		a.log.LogAttrs(ctx, slog.LevelInfo, "telegram.polling")
 		a.tg.Start(pollCtx)
 		close(a.pollDone)
@@ -402,6 +405,42 @@ func (a *Adapter) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
 	defer cancel()
 	return a.Shutdown(sctx)
+}
+
+func (a *Adapter) setReady(v bool) {
+	a.mu.Lock()
+	a.ready = v && !a.stopped
+	a.mu.Unlock()
+}
+
+// Ready returns nil while the adapter receives updates: polling has
+// started, or the webhook is registered; otherwise an error saying why
+// not (for /readyz).
+func (a *Adapter) Ready() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.stopped:
+		return errors.New("telegram: stopped")
+	case !a.ready && a.cfg.WebhookURL != "":
+		return errors.New("telegram: webhook not registered yet")
+	case !a.ready:
+		return errors.New("telegram: not polling yet")
+	}
+	return nil
+}
+
+// WebhookPath is the path of WebhookURL, where WebhookHandler should be
+// mounted ("/" when the URL has none); "" without a webhook.
+func (c Config) WebhookPath() string {
+	if c.WebhookURL == "" {
+		return ""
+	}
+	u, err := url.Parse(c.WebhookURL)
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	return u.Path
 }
 
 // shutdownNow stops everything without waiting (Run failed to start).
@@ -420,7 +459,7 @@ func (a *Adapter) shutdownNow() {
 func (a *Adapter) Shutdown(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.mu.Lock()
-		a.stopped = true
+		a.stopped, a.ready = true, false
 		close(a.stopping)
 		cancel, done := a.pollCancel, a.pollDone
 		a.mu.Unlock()
