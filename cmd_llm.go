@@ -87,8 +87,8 @@ func runEvalRephrase(ctx context.Context, env *environment, args []string) error
 		return fmt.Errorf("eval-rephrase: %w", err)
 	}
 	w := env.stdout
-	fmt.Fprintf(w, "eval-rephrase: %d rephrasable texts; model %s, style %s, prompt %s, timeout %s\n",
-		len(texts), cfg.Model, cfg.Style, llm.PromptVersion, cfg.Timeout)
+	fmt.Fprintf(w, "eval-rephrase: %s; model %s, style %s, prompt %s, timeout %s\n",
+		plural(len(texts), "rephrasable text"), cfg.Model, cfg.Style, llm.PromptVersion, cfg.Timeout)
 	counts := map[llm.Reason]int{}
 	var latencies []time.Duration
 	for _, t := range texts {
@@ -111,6 +111,11 @@ func runEvalRephrase(ctx context.Context, env *environment, args []string) error
 		fmt.Fprintln(w)
 	}
 	printEval(w, counts, latencies, len(texts))
+	if cfg.ChooseFAQ {
+		if err := evalChooser(ctx, env, w, cfg, spec); err != nil {
+			return err
+		}
+	}
 	var failed, passed int
 	for reason, n := range counts {
 		switch reason {
@@ -126,6 +131,75 @@ func runEvalRephrase(ctx context.Context, env *environment, args []string) error
 			failed, llm.EnvBaseURL, llm.EnvAPIKey, llm.EnvModel)
 	}
 	return nil
+}
+
+// evalChooser asks the FAQ chooser, for the first example question of each
+// FAQ entry, to pick among three entries (the matcher's best, with the
+// right one among them) and prints how often it picked the right one.
+func evalChooser(ctx context.Context, env *environment, w io.Writer, cfg llm.Config, spec *flows.Spec) error {
+	c, err := llm.NewChooser(cfg, llm.WithLogger(newLogger(env, slog.LevelError)))
+	if err != nil {
+		return fmt.Errorf("eval-rephrase: %w", err)
+	}
+	right, wrong, none, n := 0, 0, 0, 0
+	for i, e := range spec.FAQ {
+		if len(e.Questions) == 0 {
+			continue
+		}
+		q := e.Questions[0]
+		opts := chooserOptions(spec, q, e.ID, i)
+		if len(opts) < 2 {
+			continue
+		}
+		n++
+		id, ok := c.ChooseFAQ(ctx, q, opts)
+		switch {
+		case !ok:
+			none++
+		case id == e.ID:
+			right++
+		default:
+			wrong++
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("eval-rephrase: %w", ctx.Err())
+		}
+	}
+	fmt.Fprintf(w, "chooser   %d of %d example questions routed right, %d wrong, %d no choice (the buttons are shown)\n",
+		right, n, wrong, none)
+	return nil
+}
+
+// chooserOptions returns three FAQ options for question q: the matcher's
+// best candidates, with the right entry among them at a position that
+// varies with seed, filled up with other entries.
+func chooserOptions(spec *flows.Spec, q, rightID string, seed int) []bot.FAQOption {
+	var ids []string
+	add := func(id string) {
+		if len(ids) < 3 && !slices.Contains(ids, id) && spec.FAQEntry(id) != nil {
+			ids = append(ids, id)
+		}
+	}
+	for _, c := range spec.Matcher().Match(q).Candidates {
+		if c.ID != rightID {
+			add(c.ID)
+		}
+	}
+	for _, e := range spec.FAQ {
+		if e.ID != rightID {
+			add(e.ID)
+		}
+	}
+	if len(ids) == 3 {
+		ids = ids[:2]
+	}
+	pos := seed % (len(ids) + 1)
+	ids = slices.Insert(ids, pos, rightID)
+	opts := make([]bot.FAQOption, 0, len(ids))
+	for _, id := range ids {
+		opts = append(opts, bot.FAQOption{ID: id, Title: spec.FAQEntry(id).Title})
+	}
+	return opts
 }
 
 // printEval prints the pass and fallback counts by reason, and latencies.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,9 @@ func fakeLLM(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
 			Messages []struct {
 				Content string `json:"content"`
 			} `json:"messages"`
+			ResponseFormat *struct {
+				Type string `json:"type"`
+			} `json:"response_format"`
 		}
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path != "/v1/chat/completions" || json.Unmarshal(body, &req) != nil || len(req.Messages) == 0 {
@@ -38,14 +42,31 @@ func fakeLLM(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
 			io.WriteString(w, `{"error":{"message":"unavailable","type":"server_error"}}`)
 			return
 		}
+		content := "Happy to help. " + req.Messages[len(req.Messages)-1].Content
+		if req.ResponseFormat != nil {
+			// The FAQ chooser: pick the first topic.
+			var in struct {
+				Topics []struct{ ID string } `json:"topics"`
+			}
+			json.Unmarshal([]byte(req.Messages[len(req.Messages)-1].Content), &in)
+			content = `{"id": "` + in.Topics[0].ID + `"}`
+		}
 		json.NewEncoder(w).Encode(map[string]any{
 			"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": req.Model,
 			"choices": []map[string]any{{"index": 0, "finish_reason": "stop",
-				"message": map[string]string{"role": "assistant", "content": "Happy to help. " + req.Messages[len(req.Messages)-1].Content}}},
+				"message": map[string]string{"role": "assistant", "content": content}}},
 		})
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &calls
+}
+
+// testFlowsPath is the shipped flows.yaml, or $INTAKEBOT_TEST_FLOWS.
+func testFlowsPath() string {
+	if p := os.Getenv("INTAKEBOT_TEST_FLOWS"); p != "" {
+		return p
+	}
+	return "flows.yaml"
 }
 
 func TestEvalRephraseUsage(t *testing.T) {
@@ -72,7 +93,8 @@ func TestEvalRephraseUsage(t *testing.T) {
 }
 
 func TestEvalRephrase(t *testing.T) {
-	spec, err := flows.Load("flows.yaml")
+	path := testFlowsPath()
+	spec, err := flows.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +109,11 @@ func TestEvalRephrase(t *testing.T) {
 		}
 	}
 	srv, calls := fakeLLM(t, 0)
-	env := map[string]string{"OPENAI_BASE_URL": srv.URL + "/v1", "INTAKEBOT_LLM_MODEL": "test-model"}
+	env := map[string]string{"OPENAI_BASE_URL": srv.URL + "/v1", "INTAKEBOT_LLM_MODEL": "test-model", "INTAKEBOT_FLOWS": path}
 	out, err := runArgs(t, env, "", "eval-rephrase", "-v")
+	if strings.Contains(out, "chooser") {
+		t.Errorf("chooser evaluated though INTAKEBOT_LLM_CHOOSE_FAQ is off:\n%s", out)
+	}
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -106,7 +131,8 @@ func TestEvalRephrase(t *testing.T) {
 }
 
 func TestEvalRephraseEndpointDown(t *testing.T) {
-	spec, err := flows.Load("flows.yaml")
+	path := testFlowsPath()
+	spec, err := flows.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +140,40 @@ func TestEvalRephraseEndpointDown(t *testing.T) {
 		t.Skip("flows.yaml marks no text rephrasable")
 	}
 	srv, _ := fakeLLM(t, http.StatusServiceUnavailable)
-	env := map[string]string{"OPENAI_BASE_URL": srv.URL + "/v1", "INTAKEBOT_LLM_MODEL": "test-model", "OPENAI_API_KEY": "k"}
+	env := map[string]string{"OPENAI_BASE_URL": srv.URL + "/v1", "INTAKEBOT_LLM_MODEL": "test-model", "OPENAI_API_KEY": "k", "INTAKEBOT_FLOWS": path}
 	out, err := runArgs(t, env, "", "eval-rephrase")
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "failed every call") {
 		t.Fatalf("err = %v, want a runtime error\n%s", err, out)
 	}
 	if !strings.Contains(out, "api_error") {
 		t.Errorf("the report does not count api_error:\n%s", out)
+	}
+}
+
+func TestEvalRephraseChooser(t *testing.T) {
+	path := testFlowsPath()
+	spec, err := flows.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.FAQ) < 2 {
+		t.Skip("flows.yaml has fewer than two FAQ entries")
+	}
+	srv, _ := fakeLLM(t, 0)
+	env := map[string]string{"OPENAI_BASE_URL": srv.URL + "/v1", "INTAKEBOT_LLM_MODEL": "test-model", "INTAKEBOT_LLM_CHOOSE_FAQ": "on", "INTAKEBOT_FLOWS": path}
+	out, err := runArgs(t, env, "", "eval-rephrase")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// The fake always picks the first option; the right one is first for
+	// every third entry or so.
+	m := regexp.MustCompile(`chooser +(\d+) of (\d+) example questions routed right, (\d+) wrong, (\d+) no choice`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no chooser line:\n%s", out)
+	}
+	var right, n, wrong, none int
+	fmt.Sscan(m[1]+" "+m[2]+" "+m[3]+" "+m[4], &right, &n, &wrong, &none)
+	if n == 0 || right == 0 || wrong == 0 || none != 0 || right+wrong+none != n {
+		t.Errorf("chooser counts right %d wrong %d none %d of %d:\n%s", right, wrong, none, n, out)
 	}
 }

@@ -21,6 +21,7 @@ const (
 	// Before any call.
 	ReasonEmptyText   Reason = "empty_text"   // nothing to rephrase
 	ReasonCrisisText  Reason = "crisis_text"  // the text names 988, 741741 or 911: never sent
+	ReasonNeverText   Reason = "never_text"   // a crisis, consent, privacy or disclosure text: never sent
 	ReasonBreakerOpen Reason = "breaker_open" // recent calls failed; not calling for a while
 
 	// The call failed.
@@ -44,18 +45,19 @@ const (
 	ReasonTokenMissing  Reason = "token_missing"  // a protected span was dropped
 	ReasonTokenRepeated Reason = "token_repeated" // a protected span appears twice
 	ReasonTokenUnknown  Reason = "token_unknown"  // a token that was never sent
+	ReasonNegation      Reason = "negation"       // a "not", "no", "never"… added or dropped
 	ReasonLength        Reason = "length"         // much shorter or longer than the text
 	ReasonLanguage      Reason = "language"       // not in the text's language
 )
 
 // Reasons lists every verdict, for metrics and reports.
 var Reasons = []Reason{
-	ReasonOK, ReasonCacheHit, ReasonEmptyText, ReasonCrisisText, ReasonBreakerOpen,
+	ReasonOK, ReasonCacheHit, ReasonEmptyText, ReasonCrisisText, ReasonNeverText, ReasonBreakerOpen,
 	ReasonTimeout, ReasonAPIError, ReasonRequestError, ReasonTransport, ReasonCanceled,
 	ReasonEmptyOutput, ReasonTruncated, ReasonFiltered,
 	ReasonRefusal, ReasonPersona, ReasonPlaceholder, ReasonNewURL, ReasonNewPhone, ReasonNewMoney,
-	ReasonNewNumber, ReasonTokenMissing, ReasonTokenRepeated, ReasonTokenUnknown, ReasonLength,
-	ReasonLanguage,
+	ReasonNewNumber, ReasonTokenMissing, ReasonTokenRepeated, ReasonTokenUnknown, ReasonNegation,
+	ReasonLength, ReasonLanguage,
 }
 
 // Used reports whether the verdict let the rephrased text go out.
@@ -155,6 +157,11 @@ func check(orig string, m masked, out string, lim limits) (Reason, string) {
 			return ReasonTokenRepeated, ""
 		}
 	}
+	// A negation added or dropped flips a fact ("is covered" / "is not
+	// covered"); a rewording that keeps the meaning keeps their number.
+	if negations(lrest) != negations(asciiLower(tokenRe.ReplaceAllString(m.Text, " "))) {
+		return ReasonNegation, ""
+	}
 	final := unmask(out, m.Values)
 	lo, ln := utf8.RuneCountInString(orig), utf8.RuneCountInString(final)
 	if float64(ln) < lim.minRatio*float64(lo) || float64(ln) > lim.maxRatio*float64(lo)+float64(lim.slack) {
@@ -204,6 +211,12 @@ func hasDigit(s string) bool {
 	}
 	return false
 }
+
+// negationRe finds English negations, on lower-cased text.
+var negationRe = regexp.MustCompile(`\b(?:not|no|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b`)
+
+// negations counts the negations of a lower-cased text.
+func negations(lower string) int { return len(negationRe.FindAllStringIndex(lower, -1)) }
 
 // Language check: a cheap guess from stop words and script, enough to catch
 // a translation or a reply in another language; not a language detector.

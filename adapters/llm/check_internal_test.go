@@ -102,6 +102,9 @@ func TestCheck(t *testing.T) {
 		{"counselor claim", orig, "I'm a counselor: most people attend ⟦1⟧ a week for ⟦2⟧. Call us at ⟦3⟧.", ReasonPersona},
 		{"another language", orig, "La mayoría de las personas asisten ⟦1⟧ a la semana durante ⟦2⟧. Llámenos al ⟦3⟧ si tiene preguntas.", ReasonLanguage},
 		{"another script", orig, "Большинство людей посещают ⟦1⟧ в неделю в течение ⟦2⟧. Звоните нам по номеру ⟦3⟧.", ReasonLanguage},
+		{"added negation", orig, "Most people do not attend ⟦1⟧ a week for ⟦2⟧. Call us at ⟦3⟧ with questions.", ReasonNegation},
+		{"dropped negation", "You don't need a referral: call us at (206) 555-0142.", "You need a referral, so call us at ⟦1⟧.", ReasonNegation},
+		{"negation reworded", "You don't need a referral: call us at (206) 555-0142.", "No referral is needed: just call us at ⟦1⟧.", ReasonOK},
 		{"too long", orig, "Most people attend ⟦1⟧ a week for ⟦2⟧. " + strings.Repeat("We really care about you and want you to feel at home here. ", 4) + "Call us at ⟦3⟧.", ReasonLength},
 		{"too short", orig, "⟦1⟧, ⟦2⟧, ⟦3⟧.", ReasonLength},
 		{"empty", orig, "  ", ReasonEmptyOutput},
@@ -113,7 +116,7 @@ func TestCheck(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("check(%q) = %s, want %s", tt.out, got, tt.want)
 			}
-			if got == ReasonOK && (!strings.Contains(final, "(206) 555-0142") || strings.Contains(final, "⟦")) {
+			if got == ReasonOK && (!strings.Contains(final, "555-0142") || strings.Contains(final, "⟦")) {
 				t.Errorf("final text %q lost a value or kept a token", final)
 			}
 		})

@@ -70,7 +70,9 @@ type Config struct {
 	IncludeQuestion bool
 	// ChooseFAQ lets the model pick among the FAQ matcher's candidates when
 	// the matcher is unsure. It only chooses an id from the list; it never
-	// writes an answer.
+	// writes an answer. To choose, it sends the participant's question, with
+	// contact details, links and numbers redacted: the same privacy
+	// trade-off as IncludeQuestion.
 	ChooseFAQ bool
 }
 

@@ -48,6 +48,10 @@ type Rephraser struct {
 	lim   limits
 	m     *metrics
 	log   *slog.Logger
+	// never holds the spec's texts that must never be sent (crisis,
+	// consent, privacy, disclosures), a second line of defence behind the
+	// engine, which never offers them.
+	never map[string]bool
 }
 
 var _ bot.Rephraser = (*Rephraser)(nil)
@@ -72,8 +76,33 @@ func NewRephraser(cfg Config, spec *flows.Spec, opts ...Option) (*Rephraser, err
 	}
 	return &Rephraser{
 		cfg: cfg, ep: newEndpoint("rephrase", cfg, o, m), prot: newProtector(spec),
-		cache: o.cache, lim: limitsFor(cfg.Style), m: m, log: o.log,
+		cache: o.cache, lim: limitsFor(cfg.Style), m: m, log: o.log, never: neverTexts(spec),
 	}, nil
+}
+
+// neverTexts returns the texts of spec that must never reach a model: the
+// crisis protocol, the consent and channel privacy notices, the bot
+// disclosures and the deletion messages.
+func neverTexts(spec *flows.Spec) map[string]bool {
+	never := map[string]bool{}
+	if spec == nil {
+		return never
+	}
+	sf, c, msg := spec.Safety, spec.Consent, spec.Messages
+	texts := []string{sf.Reply, sf.Paused, sf.Safe, sf.Staff, c.Text, c.Declined, c.Granted,
+		msg.BotDisclosure, msg.LongDisclosure, msg.DeleteConfirm, msg.Deleted, msg.DeleteKept, msg.Human, msg.HumanMode}
+	for _, r := range sf.Resources {
+		texts = append(texts, r)
+	}
+	for _, ch := range spec.Channels {
+		texts = append(texts, ch.Notice)
+	}
+	for _, t := range texts {
+		if t = strings.TrimSpace(t); t != "" {
+			never[t] = true
+		}
+	}
+	return never
 }
 
 // Result is the outcome of one rephrasing, for eval-rephrase and tests.
@@ -121,6 +150,8 @@ func (r *Rephraser) try(ctx context.Context, req bot.RephraseRequest, deadline t
 		// The engine never offers a crisis text; this is the second line
 		// of defence. Such a text is never sent anywhere.
 		return Result{Reason: ReasonCrisisText}
+	case r.never[strings.TrimSpace(text)]:
+		return Result{Reason: ReasonNeverText}
 	}
 	m := r.prot.mask(text)
 	question := ""

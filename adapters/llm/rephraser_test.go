@@ -427,3 +427,22 @@ func TestReasoningModelRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestNeverTexts(t *testing.T) {
+	spec := program()
+	spec.Consent.Text = "Before I ask anything personal: here is what we keep, for how long, and who sees it."
+	spec.Messages.BotDisclosure = "I'm an automated assistant, not a person."
+	f := newFake(t, faithful)
+	r, err := llm.NewRephraser(f.config(), spec, llm.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{spec.Consent.Text, spec.Messages.BotDisclosure + "\n"} {
+		if res := r.Try(context.Background(), bot.RephraseRequest{Text: text}); res.Reason != llm.ReasonNeverText || res.Text != text {
+			t.Errorf("%q: %s, want %s and the text unchanged", text, res.Reason, llm.ReasonNeverText)
+		}
+	}
+	if f.requests() != 0 {
+		t.Errorf("%d requests, want none", f.requests())
+	}
+}
