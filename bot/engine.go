@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -157,6 +158,9 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
 		e.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("type", ev.Type), slog.String("conversation", ev.ConversationID), slog.String("event_id", ev.ID))
 	}
 	if !out.Crisis() {
+		// In parallel, so that a turn with several rephrasable replies
+		// waits at most one Rephraser timeout, not one per reply.
+		var wg sync.WaitGroup
 		for i := range out.Replies {
 			if out.Replies[i].Rephrasable {
 				req := RephraseRequest{Text: out.Replies[i].Text}
@@ -165,9 +169,10 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
 					// answer to a step (a name, a phone number).
 					req.Question = in.Text
 				}
-				out.Replies[i].Text = e.rephraser.Rephrase(ctx, req)
+				wg.Go(func() { out.Replies[i].Text = e.rephraser.Rephrase(ctx, req) })
 			}
 		}
+		wg.Wait()
 	}
 	return out, nil
 }

@@ -200,6 +200,22 @@ func TestBreaker(t *testing.T) {
 	}
 }
 
+// BenchmarkValidateShort is the same for a short step text with nothing
+// to protect.
+func BenchmarkValidateShort(b *testing.B) {
+	p := newProtector(testSpec())
+	lim := limitsFor(StyleWarm)
+	orig := "What name would you like us to use when we call you?"
+	out := "Which name would you like us to use when we give you a call?"
+	b.ReportAllocs()
+	for b.Loop() {
+		m := p.mask(orig)
+		if r, _ := check(orig, m, out, lim); r != ReasonOK {
+			b.Fatal(r)
+		}
+	}
+}
+
 // BenchmarkValidate measures the guardrails around a call: masking the
 // text and checking the output. It must be negligible beside the call
 // (hundreds of milliseconds).

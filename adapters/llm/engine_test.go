@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	openai "github.com/sashabaranov/go-openai"
@@ -362,5 +363,42 @@ func TestEngineFAQChooser(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEngineTurnWaitsOneTimeout: a turn with several rephrasable replies
+// (an FAQ answered mid-flow and the step asked again) against an endpoint
+// that never answers waits one timeout, not one per reply.
+func TestEngineTurnWaitsOneTimeout(t *testing.T) {
+	spec := shippedSpec(t)
+	release := make(chan struct{})
+	f := newFake(t, func(openai.ChatCompletionRequest) fakeReply { return fakeReply{Block: release} })
+	t.Cleanup(func() { close(release) })
+	cfg := f.config()
+	cfg.Timeout = 500 * time.Millisecond
+	r := engineRephraser(t, f, spec, cfg)
+	h := bottest.NewHarness(t, spec, bot.WithRephraser(r))
+	h.Tap("flow:intake")
+	h.Tap("consent.yes")
+	if st := h.State(); spec.Flow(st.Flow).Step(st.Step).Kind != flows.KindAsk {
+		t.Skipf("the intake does not start with an ask step after consent (at %s/%s)", st.Flow, st.Step)
+	}
+	start := time.Now()
+	out := h.Say(spec.FAQ[0].Questions[0])
+	elapsed := time.Since(start)
+	n := 0
+	for _, rep := range out.Replies {
+		if rep.Rephrasable {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d rephrasable replies (%q), want 2", n, dumpTexts(out))
+	}
+	if elapsed >= cfg.Timeout*time.Duration(n) || elapsed > cfg.Timeout+400*time.Millisecond {
+		t.Errorf("%d rephrasable replies took %s, want about one timeout (%s)", n, elapsed, cfg.Timeout)
+	}
+	if !strings.Contains(dumpTexts(out), strings.TrimSpace(spec.FAQ[0].Answer)) {
+		t.Errorf("the scripted answer did not go out: %q", dumpTexts(out))
 	}
 }
