@@ -14,6 +14,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -66,6 +67,7 @@ type Store struct {
 	writeMu sync.Mutex
 
 	queries sync.Map // query with ? -> rebound query
+	stmts   sync.Map // SQLite: rebound query -> *sqlx.Stmt prepared on the pool
 }
 
 var (
@@ -182,7 +184,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sqlx.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // Dialect returns "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
@@ -243,6 +251,55 @@ func (s *Store) q(query string) string {
 	r := sqlx.Rebind(sqlx.DOLLAR, query)
 	s.queries.Store(query, r)
 	return r
+}
+
+// prepared returns query's statement for tx. SQLite parses every
+// statement it is given, which is a good share of a turn's cost, so its
+// statements are prepared once per connection and reused (database/sql
+// keeps them per connection); pgx already caches statements by their text.
+func (s *Store) prepared(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt, error) {
+	var st *sqlx.Stmt
+	if v, ok := s.stmts.Load(query); ok {
+		st = v.(*sqlx.Stmt)
+	} else {
+		p, err := s.db.PreparexContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, loaded := s.stmts.LoadOrStore(query, p); loaded {
+			p.Close()
+			st = v.(*sqlx.Stmt)
+		} else {
+			st = p
+		}
+	}
+	return tx.StmtxContext(ctx, st), nil
+}
+
+// exec runs a statement in tx (query written with ?).
+func (s *Store) exec(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
+	query = s.q(query)
+	if s.dialect != dialectSQLite {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	st, err := s.prepared(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// sel runs a query in tx into dest, a slice (query written with ?).
+func (s *Store) sel(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
+	query = s.q(query)
+	if s.dialect != dialectSQLite {
+		return tx.SelectContext(ctx, dest, query, args...)
+	}
+	st, err := s.prepared(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
 }
 
 // forUpdate is the row-lock suffix of a read-then-write SELECT: PostgreSQL

@@ -56,7 +56,7 @@ func (s *Store) Turn(ctx context.Context, key bot.Key, updateID string, fn bot.T
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		now := s.now()
 		if updateID != "" {
-			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO processed (update_key, at) VALUES (?, ?) ON CONFLICT (update_key) DO NOTHING`),
+			res, err := s.exec(ctx, tx, `INSERT INTO processed (update_key, at) VALUES (?, ?) ON CONFLICT (update_key) DO NOTHING`,
 				key.Channel+"/"+updateID, micros(now))
 			if err != nil {
 				return fmt.Errorf("store: turn: record update: %w", err)
@@ -146,9 +146,8 @@ func (s *Store) lockByLookup(ctx context.Context, tx *sqlx.Tx, key bot.Key, look
 	if err != nil {
 		return nil, fmt.Errorf("store: turn: %w", err)
 	}
-	sel = s.q(sel)
 	var rows []convRow
-	if err := tx.SelectContext(ctx, &rows, sel, args...); err != nil {
+	if err := s.sel(ctx, tx, &rows, sel, args...); err != nil {
 		return nil, fmt.Errorf("store: turn: load conversation: %w", err)
 	}
 	if len(rows) == 0 {
@@ -159,7 +158,7 @@ func (s *Store) lockByLookup(ctx context.Context, tx *sqlx.Tx, key bot.Key, look
 		if err != nil {
 			return nil, fmt.Errorf("store: turn: create conversation: %w", err)
 		}
-		if err := tx.SelectContext(ctx, &rows, sel, args...); err != nil {
+		if err := s.sel(ctx, tx, &rows, sel, args...); err != nil {
 			return nil, fmt.Errorf("store: turn: load conversation: %w", err)
 		}
 		if len(rows) == 0 {
@@ -234,6 +233,11 @@ func (s *Store) apply(ctx context.Context, tx *sqlx.Tx, row *convRow, key bot.Ke
 		}
 	}
 	convID := row.ID
+	transcript := ch.Transcript
+	if len(transcript) > 0 && (ch.Conversation == nil || !consented(ch.Conversation.State)) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "store: transcript without consent not saved", slog.String("conversation", convID))
+		transcript = nil
+	}
 	if c := ch.Conversation; c != nil {
 		state, err := json.Marshal(c.State)
 		if err != nil {
@@ -256,9 +260,16 @@ func (s *Store) apply(ctx context.Context, tx *sqlx.Tx, row *convRow, key bot.Ke
 		case c.ID != "" && c.ID != row.ID:
 			return fmt.Errorf("store: turn: the conversation id changed without a delete")
 		default:
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE conversations SET state_enc = ?, version = version + 1, created_at = ?, updated_at = ?
-				WHERE id = ? AND version = ?`),
-				s.seal(state, stateAAD(row.ID)), micros(created), micros(updated), row.ID, row.Version)
+			q := `UPDATE conversations SET state_enc = ?, version = version + 1, created_at = ?, updated_at = ? WHERE id = ? AND version = ?`
+			args := []any{s.seal(state, stateAAD(row.ID)), micros(created), micros(updated), row.ID, row.Version}
+			if s.dialect == dialectPostgres && len(transcript) > 0 {
+				// One round trip instead of two: the transcript rides
+				// along in a data-modifying WITH.
+				tq, targs := s.transcriptInsert(row.ID, transcript)
+				q, args = `WITH t AS (`+tq+`) `+q, append(targs, args...)
+				transcript = nil
+			}
+			res, err := s.exec(ctx, tx, q, args...)
 			if err != nil {
 				return fmt.Errorf("store: turn: save state: %w", err)
 			}
@@ -267,11 +278,10 @@ func (s *Store) apply(ctx context.Context, tx *sqlx.Tx, row *convRow, key bot.Ke
 			}
 		}
 	}
-	if len(ch.Transcript) > 0 {
-		if ch.Conversation == nil || !consented(ch.Conversation.State) {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "store: transcript without consent not saved", slog.String("conversation", convID))
-		} else if err := s.insertTranscript(ctx, tx, convID, ch.Transcript); err != nil {
-			return err
+	if len(transcript) > 0 {
+		q, args := s.transcriptInsert(convID, transcript)
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return fmt.Errorf("store: turn: save transcript: %w", err)
 		}
 	}
 	if c := ch.Consent; c != nil {
@@ -345,7 +355,8 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // case in which a transcript is kept.
 func consented(st bot.State) bool { return st.Consent != nil && st.Consent.Granted }
 
-func (s *Store) insertTranscript(ctx context.Context, tx *sqlx.Tx, convID string, entries []bot.TranscriptEntry) error {
+// transcriptInsert returns one INSERT of every entry, sealed.
+func (s *Store) transcriptInsert(convID string, entries []bot.TranscriptEntry) (string, []any) {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO transcript (conversation_id, direction, body_enc, at) VALUES `)
 	args := make([]any, 0, 4*len(entries))
@@ -356,10 +367,7 @@ func (s *Store) insertTranscript(ctx context.Context, tx *sqlx.Tx, convID string
 		b.WriteString("(?, ?, ?, ?)")
 		args = append(args, convID, e.Direction, s.seal([]byte(e.Text), transcriptAAD(convID)), micros(e.At))
 	}
-	if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-		return fmt.Errorf("store: turn: save transcript: %w", err)
-	}
-	return nil
+	return b.String(), args
 }
 
 func (s *Store) insertConsent(ctx context.Context, tx *sqlx.Tx, convID string, c *bot.Consent, now time.Time) error {
@@ -421,8 +429,8 @@ func (s *Store) insertEvent(ctx context.Context, tx *sqlx.Tx, ev bot.Event, now 
 	if err != nil {
 		return fmt.Errorf("store: turn: encode event %s: %w", ev.ID, err)
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO outbox (id, type, conversation_id, payload_enc, status, attempts, next_at, created_at)
-		VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`),
+	_, err = s.exec(ctx, tx, `INSERT INTO outbox (id, type, conversation_id, payload_enc, status, attempts, next_at, created_at)
+		VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
 		ev.ID, ev.Type, ev.ConversationID, s.seal(payload, payloadAAD(ev.ID)), micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("store: turn: queue event %s: %w", ev.ID, err)
