@@ -57,12 +57,13 @@ func runChat(ctx context.Context, env *environment, args []string) error {
 	if *jsonl {
 		notice = os.Stderr
 	}
-	st, closeStore, err := openStore(ctx, env, dsn, notice)
+	log := newLogger(env, slog.LevelWarn)
+	st, err := openStore(ctx, env, dsn, notice, log)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	engine := bot.New(spec, st, bot.WithLogger(newLogger(env, slog.LevelWarn)))
+	defer st.Close()
+	engine := bot.New(spec, st, bot.WithLogger(log))
 	if *jsonl {
 		return console.Replay(ctx, engine, localChat, env.stdin, env.stdout)
 	}
