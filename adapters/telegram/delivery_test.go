@@ -427,3 +427,38 @@ func TestNotify(t *testing.T) {
 		}
 	})
 }
+
+// TestFloodingChat: one chat that sends far more than it can be answered
+// keeps a bounded share of the queue; the excess is dropped (and logged by
+// update id) and the other chats are still received and answered.
+func TestFloodingChat(t *testing.T) {
+	api := newFakeAPI(t)
+	e := newEnv(t, api, envOpts{cfg: func(c *telegram.Config) { c.Workers, c.QueueSize = 2, 40 }})
+	started, release := make(chan struct{}), make(chan struct{})
+	e.h.mu.Lock()
+	e.h.before = func(in bot.Inbound) {
+		if in.Text == "slow" {
+			close(started)
+			<-release
+		}
+	}
+	e.h.mu.Unlock()
+	api.push(textMsg(33, "slow"))
+	<-started
+	for range 60 {
+		api.push(textMsg(33, "hello?"))
+	}
+	other := api.push(textMsg(34, "hello"))
+	e.processed(t, other)
+	close(release)
+	e.stop(t)
+	e.h.mu.Lock()
+	n := len(e.h.order["33"])
+	e.h.mu.Unlock()
+	if n != 11 {
+		t.Errorf("the flooding chat had %d turns, want 1 + 10 queued", n)
+	}
+	if got := strings.Count(e.logs.String(), "telegram.update_dropped"); got != 50 {
+		t.Errorf("%d drops logged, want 50", got)
+	}
+}

@@ -44,6 +44,9 @@ type fakeAPI struct {
 	attempts   map[string]int // method -> requests, failed ones included
 	webhook    url.Values
 	deleted    int
+	// keep stops offsets from confirming (dropping) updates, so that a
+	// late request of a stopped client cannot drop redelivered ones.
+	keep bool
 	// fault, if set, may answer a request with an error instead.
 	fault func(method string, form url.Values) *apiError
 }
@@ -230,13 +233,15 @@ func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, form url.Va
 	// The offset confirms every update before it when the request
 	// arrives, as on Telegram; a request that waits never confirms more.
 	f.mu.Lock()
-	kept := f.pending[:0]
-	for _, p := range f.pending {
-		if p.id >= offset {
-			kept = append(kept, p)
+	if !f.keep {
+		kept := f.pending[:0]
+		for _, p := range f.pending {
+			if p.id >= offset {
+				kept = append(kept, p)
+			}
 		}
+		f.pending = kept
 	}
-	f.pending = kept
 	f.mu.Unlock()
 	for {
 		f.mu.Lock()
@@ -429,10 +434,12 @@ func (f *fakeAPI) push(upd map[string]any) int64 {
 }
 
 // redeliver queues an update again under an id it had before, as Telegram
-// does when its confirmation was lost.
+// does when its confirmation was lost. From then on offsets no longer
+// drop updates (a stopped client's late request must not confirm these).
 func (f *fakeAPI) redeliver(id int64, upd map[string]any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.keep = true
 	f.pushLocked(id, upd)
 }
 

@@ -9,6 +9,15 @@ import (
 // errStopped is returned by enqueue once the queue stopped taking work.
 var errStopped = errors.New("telegram: adapter is shutting down")
 
+// errFlood is returned by enqueue when one chat already has maxPerChat
+// updates waiting: one flooding chat must not take the whole queue and
+// stall everyone else's.
+var errFlood = errors.New("telegram: too many updates waiting in one chat")
+
+// maxPerChat bounds the updates waiting in one chat: 100, or a quarter of
+// a smaller queue.
+const maxPerChat = 100
+
 // queue runs work per chat in order, and different chats in parallel on a
 // fixed number of workers. A chat with pending work is in the ready list
 // at most once and is taken by one worker at a time, so one chat's updates
@@ -17,9 +26,10 @@ var errStopped = errors.New("telegram: adapter is shutting down")
 // others. At most size items wait in total: enqueue blocks when the queue
 // is full, which slows the receiver down instead of growing memory.
 type queue struct {
-	run   func(job)
-	slots chan struct{}
-	ready chan int64
+	run     func(job)
+	perChat int
+	slots   chan struct{}
+	ready   chan int64
 
 	mu      sync.Mutex
 	chats   map[int64]*chatQueue
@@ -42,10 +52,11 @@ type job struct {
 
 func newQueue(workers, size int, run func(job)) *queue {
 	q := &queue{
-		run:   run,
-		slots: make(chan struct{}, size),
-		ready: make(chan int64, size),
-		chats: map[int64]*chatQueue{},
+		run:     run,
+		perChat: max(1, min(maxPerChat, size/4)),
+		slots:   make(chan struct{}, size),
+		ready:   make(chan int64, size),
+		chats:   map[int64]*chatQueue{},
 	}
 	q.workers.Add(workers)
 	for range workers {
@@ -55,8 +66,8 @@ func newQueue(workers, size int, run func(job)) *queue {
 }
 
 // enqueue adds j behind the chat's earlier work. It waits while the queue
-// is full; it returns ctx's error if ctx ends first, and errStopped once
-// the queue is closed.
+// is full; it returns ctx's error if ctx ends first, errStopped once the
+// queue is closed, and errFlood when the chat has too many waiting.
 func (q *queue) enqueue(ctx context.Context, j job) error {
 	select {
 	case q.slots <- struct{}{}:
@@ -73,6 +84,10 @@ func (q *queue) enqueue(ctx context.Context, j job) error {
 	if c == nil {
 		c = &chatQueue{}
 		q.chats[j.chat] = c
+	}
+	if len(c.jobs) >= q.perChat {
+		<-q.slots
+		return errFlood
 	}
 	c.jobs = append(c.jobs, j)
 	q.pending.Add(1)

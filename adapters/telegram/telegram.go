@@ -63,6 +63,13 @@ type Config struct {
 	// (1-256 characters of A-Z, a-z, 0-9, _ and -). Required with
 	// WebhookURL.
 	WebhookSecret string
+	// WebhookWait, when positive, holds each webhook answer until the
+	// update's turn is committed (at most this long), rather than answering
+	// as soon as it is queued. Telegram sends a chat's next update only
+	// after the answer, so with several replicas behind one webhook a
+	// chat's turns still run in order. Default 0: answer at once (one
+	// replica).
+	WebhookWait time.Duration
 	// Workers is how many turns run at once (different chats); default 16.
 	Workers int
 	// QueueSize bounds the updates waiting for a worker; default 1024.
@@ -109,6 +116,9 @@ func (c Config) Validate() error {
 			return errors.New("TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL: 1-256 characters of A-Z, a-z, 0-9, _ and -")
 		}
 	}
+	if c.WebhookWait < 0 || c.WebhookWait > 55*time.Second {
+		return errors.New("TELEGRAM_WEBHOOK_WAIT: want a duration from 0 to 55s")
+	}
 	if c.Workers < 0 || c.QueueSize < 0 || c.DrainTimeout < 0 {
 		return errors.New("telegram: Workers, QueueSize and DrainTimeout must not be negative")
 	}
@@ -116,8 +126,8 @@ func (c Config) Validate() error {
 }
 
 // ConfigFromEnv reads the Telegram configuration: TELEGRAM_BOT_TOKEN,
-// TELEGRAM_API_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET and
-// TELEGRAM_WORKERS. enabled is false when no token is set (the adapter is
+// TELEGRAM_API_URL, TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET,
+// TELEGRAM_WEBHOOK_WAIT (a Go duration) and TELEGRAM_WORKERS. enabled is false when no token is set (the adapter is
 // not wanted); err names the variable with a bad value.
 func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
 	cfg = Config{
@@ -131,6 +141,13 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 			return cfg, false, errors.New("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not")
 		}
 		return cfg, false, nil
+	}
+	if v := strings.TrimSpace(getenv("TELEGRAM_WEBHOOK_WAIT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, true, errors.New("TELEGRAM_WEBHOOK_WAIT: want a duration such as 10s")
+		}
+		cfg.WebhookWait = d
 	}
 	if v := strings.TrimSpace(getenv("TELEGRAM_WORKERS")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -257,6 +274,8 @@ type Adapter struct {
 	told        map[int64]bool
 	notified    map[string]int
 	delivered   map[string]struct{}
+	// waiters are webhook requests waiting for their update's turn.
+	waiters map[int64][]chan struct{}
 }
 
 // New connects to the Bot API (getMe checks the token) and starts the
@@ -298,6 +317,7 @@ func New(cfg Config, h Handler, opts ...Option) (*Adapter, error) {
 		told:        map[int64]bool{},
 		notified:    map[string]int{},
 		delivered:   map[string]struct{}{},
+		waiters:     map[int64][]chan struct{}{},
 	}
 	if s, ok := h.(interface{ Spec() *flows.Spec }); ok {
 		a.codec.learn(ChoiceIDs(s.Spec())...)
@@ -491,14 +511,15 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 // maxWebhookBody bounds a webhook request; updates are a few kilobytes.
 const maxWebhookBody = 1 << 20
 
-// WebhookHandler receives Telegram's webhook requests; mount it at the
-// path of Config.WebhookURL. It answers 401 unless the
+// WebhookHandler receives Telegram's webhook requests; mount it at
+// Config.WebhookPath. It answers 401 unless the
 // X-Telegram-Bot-Api-Secret-Token header equals Config.WebhookSecret
 // (compared in constant time; with no secret configured every request is
 // refused), 405 for a method other than POST, 400 for a body that is not
-// an update, 503 while shutting down or when the queue stays full (Telegram
-// retries), and otherwise queues the update for its chat and answers 200
-// at once, before the turn runs.
+// an update, 503 while shutting down or when the queue stays full
+// (Telegram retries), and otherwise queues the update for its chat and
+// answers 200: at once, or once the turn is committed with
+// Config.WebhookWait.
 func (a *Adapter) WebhookHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
@@ -525,37 +546,72 @@ func (a *Adapter) WebhookHandler() http.Handler {
 			return
 		}
 		a.recv.Add(1)
+		var committed chan struct{}
+		if a.cfg.WebhookWait > 0 {
+			committed = make(chan struct{})
+			a.waiters[u.ID] = append(a.waiters[u.ID], committed)
+		}
 		a.mu.Unlock()
 		defer a.recv.Done()
-		if err := a.accept(r.Context(), &u); err != nil {
+		queued, err := a.accept(r.Context(), &u)
+		if err != nil {
+			a.committed(u.ID)
+			a.log.LogAttrs(r.Context(), slog.LevelWarn, "telegram.webhook_busy", slog.Int64("update_id", u.ID), slog.String("error", err.Error()))
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
+		if committed != nil && queued {
+			t := time.NewTimer(a.cfg.WebhookWait)
+			select {
+			case <-committed:
+			case <-t.C:
+				a.log.LogAttrs(r.Context(), slog.LevelWarn, "telegram.webhook_wait_expired", slog.Int64("update_id", u.ID))
+			case <-r.Context().Done():
+			}
+			t.Stop()
+		}
+		a.committed(u.ID)
 		w.WriteHeader(http.StatusOK)
 	})
+}
+
+// committed releases the webhook requests waiting for update id: its turn
+// was committed, skipped, or will not run.
+func (a *Adapter) committed(id int64) {
+	a.mu.Lock()
+	ws := a.waiters[id]
+	delete(a.waiters, id)
+	a.mu.Unlock()
+	for _, ch := range ws {
+		close(ch)
+	}
 }
 
 // receive is the library's handler in polling mode: it queues the update.
 // It runs in the library's single worker, so updates reach the queue in
 // the order Telegram sent them; a full queue makes the poller wait.
 func (a *Adapter) receive(_ context.Context, _ *tgbot.Bot, u *models.Update) {
-	if err := a.accept(a.workCtx, u); err != nil {
+	if _, err := a.accept(a.workCtx, u); err != nil {
 		a.log.LogAttrs(context.Background(), slog.LevelError, "telegram.update_dropped",
 			slog.Int64("update_id", u.ID), slog.String("error", err.Error()))
 	}
 }
 
-// accept routes an update to its chat's queue, or ignores it by rule.
-func (a *Adapter) accept(ctx context.Context, u *models.Update) error {
+// accept routes an update to its chat's queue (queued is true), or
+// ignores it by rule.
+func (a *Adapter) accept(ctx context.Context, u *models.Update) (queued bool, err error) {
 	chat, kind, ok := route(u)
 	if !ok {
 		a.log.LogAttrs(ctx, slog.LevelDebug, "telegram.ignored", slog.Int64("update_id", u.ID), slog.String("kind", kind))
 		if a.afterUpdate != nil {
 			a.afterUpdate(u.ID)
 		}
-		return nil
+		return false, nil
 	}
-	return a.q.enqueue(ctx, job{chat: chat, update: u})
+	if err := a.q.enqueue(ctx, job{chat: chat, update: u}); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

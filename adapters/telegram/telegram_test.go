@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"intakebot/adapters/telegram"
 	"intakebot/bot"
@@ -275,5 +276,49 @@ func TestWebhookSecret(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), right) {
 		t.Error("logs contain the webhook secret")
+	}
+}
+
+// TestWebhookWaitsForTurn: with WebhookWait the answer to Telegram comes
+// once the turn is committed, so that with several replicas a chat's next
+// update cannot overtake it.
+func TestWebhookWaitsForTurn(t *testing.T) {
+	api := newFakeAPI(t)
+	e := newEnv(t, api, envOpts{cfg: func(c *telegram.Config) {
+		c.WebhookURL, c.WebhookSecret, c.WebhookWait = "https://bot.example.org/hook", "secret", 10*time.Second
+	}})
+	started, release := make(chan struct{}), make(chan struct{})
+	e.h.mu.Lock()
+	e.h.before = func(bot.Inbound) {
+		close(started)
+		<-release
+	}
+	e.h.mu.Unlock()
+	srv := httptest.NewServer(e.ad.WebhookHandler())
+	defer srv.Close()
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(updateJSON(t, 1, textMsg(6101, "hello"))))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	<-started
+	select {
+	case code := <-status:
+		t.Fatalf("answered %d before the turn was committed", code)
+	default:
+	}
+	close(release)
+	if code := <-status; code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	if e.store.Conversation(bot.Key{Channel: telegram.Channel, ChatID: "6101"}) == nil {
+		t.Error("answered before the turn was committed")
 	}
 }

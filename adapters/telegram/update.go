@@ -73,6 +73,7 @@ func (a *Adapter) process(j job) {
 			a.log.LogAttrs(context.Background(), slog.LevelError, "telegram.panic",
 				slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(j.chat)))
 		}
+		a.committed(u.ID)
 		if a.afterUpdate != nil {
 			a.afterUpdate(u.ID)
 		}
@@ -246,6 +247,7 @@ func (a *Adapter) turn(u *models.Update, chat int64, in bot.Inbound, after func(
 	out, err := a.h.Handle(ctx, in)
 	stopTyping()
 	cancel()
+	a.committed(u.ID)
 	switch {
 	case errors.Is(err, bot.ErrDuplicate):
 		a.log.LogAttrs(a.workCtx, slog.LevelInfo, "telegram.duplicate", slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(chat)))
