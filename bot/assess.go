@@ -105,7 +105,9 @@ func (t *turn) answerItemText(st *flows.Step, text string) {
 		t.recordItem(st, in, item, o.Value)
 		return
 	}
-	if t.digress(text) {
+	// Only a question gets an FAQ answer mid-questionnaire: an unclear
+	// answer ("hmm, not sure") must not be taken for a topic.
+	if looksLikeQuestion(text) && t.digress(text) {
 		return
 	}
 	t.st.Misses++

@@ -461,7 +461,7 @@ func TestAssessTyped(t *testing.T) {
 		{"several days", "i1", 1, 0},
 		{"2", "i2", 2, 0},
 		{"Nearly every day.", "i3", 3, 0},
-		{"hmm, hard to say", "", 0, 1},
+		{"hmm, not sure", "", 0, 1},
 		{"5", "", 0, 2},
 		{"day", "", 0, 3},
 		{"0", "i4", 0, 0},
