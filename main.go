@@ -76,6 +76,7 @@ func commands() map[string]command {
 	cmds := map[string]command{
 		"chat":     {"talk to the bot in this terminal (--jsonl: one JSON turn per line)", runChat},
 		"validate": {"check a flows file and print a summary", runValidate},
+		"serve":    {"run every adapter whose credentials are set, the outbox, /healthz, /readyz, /metrics", runServe},
 	}
 	// cmd_llm.go
 	cmds["eval-rephrase"] = command{"run every rephrasable text through the configured LLM; count passes and fallbacks", runEvalRephrase}
