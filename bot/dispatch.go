@@ -82,10 +82,12 @@ func WithMaxAttempts(n int) DispatchOption {
 	return func(d *Dispatcher) { d.maxAttempts = n }
 }
 
-// WithBatch sets how many events one claim takes (default 10).
+// WithBatch sets how many events one claim takes (default 5). A claim's
+// lease covers the whole batch, so a dispatcher that dies mid-batch delays
+// the rest by about batch × notify timeout.
 func WithBatch(n int) DispatchOption { return func(d *Dispatcher) { d.batch = n } }
 
-// WithNotifyTimeout bounds one Notify call (default 20s).
+// WithNotifyTimeout bounds one Notify call (default 15s).
 func WithNotifyTimeout(t time.Duration) DispatchOption {
 	return func(d *Dispatcher) { d.timeout = t }
 }
@@ -112,8 +114,8 @@ func NewDispatcher(out Outbox, opts ...DispatchOption) *Dispatcher {
 		base:        5 * time.Second,
 		max:         time.Hour,
 		maxAttempts: 20,
-		batch:       10,
-		timeout:     20 * time.Second,
+		batch:       5,
+		timeout:     15 * time.Second,
 		wake:        make(chan struct{}, 1),
 	}
 	for _, o := range opts {

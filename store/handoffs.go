@@ -154,7 +154,9 @@ func (s *Store) SetHandoffMessage(ctx context.Context, id, channel, ts string) e
 }
 
 // UpdateHandoff applies a staff action to handoff id and writes it to the
-// audit log, in one transaction; the linked intake takes the same status.
+// audit log, in one transaction; the intake of an intake handoff takes the
+// same status (a later request for a person or a crisis alert about the
+// same participant does not close their intake).
 // Repeating the current status (a double click) changes nothing and is
 // not an error. It returns the updated handoff, or bot.ErrNotFound,
 // ErrTransition for a move backwards, or an error for an unknown status
@@ -209,7 +211,7 @@ func (s *Store) UpdateHandoff(ctx context.Context, id string, u HandoffUpdate) (
 			status, nullString(assignee), outcome, closed, micros(now), id); err != nil {
 			return fmt.Errorf("store: update handoff %s: %w", id, err)
 		}
-		if r.IntakeID.Valid && status != r.Status {
+		if r.IntakeID.Valid && r.Reason == bot.ReasonIntake && status != r.Status {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE intakes SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?`),
 				status, closed, micros(now), r.IntakeID.String); err != nil {
 				return fmt.Errorf("store: update intake of handoff %s: %w", id, err)

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -325,6 +326,33 @@ func TestKeyFileRotationInterrupted(t *testing.T) {
 	}
 	s = mustOpen(t, path, store.WithKeys(final))
 	if _, err := s.Intake(ctx, "intake-1", "tester"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunPurge: the periodic job purges at once, and stops with its
+// context.
+func TestRunPurge(t *testing.T) {
+	s := mustOpen(t, sqliteFile(t))
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- s.RunPurge(ctx, time.Hour, store.DefaultRetention()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log, err := s.AuditLog(ctx, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) > 0 && log[0].Action == "purge" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no purge")
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 }

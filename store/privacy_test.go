@@ -90,6 +90,9 @@ func TestNoClearTextOnDisk(t *testing.T) {
 			t.Fatalf("%s: expected the database and its WAL, got %v", when, files)
 		}
 		for _, f := range files {
+			if fi, err := os.Stat(f); err != nil || fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: mode %v, want readable by its owner only", filepath.Base(f), fi.Mode())
+			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

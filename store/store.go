@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var err error
 	switch dialect {
 	case dialectSQLite:
+		if _, statErr := os.Stat(source); errors.Is(statErr, fs.ErrNotExist) {
+			// A new database: only its owner may read it (SQLite gives its
+			// WAL the same mode).
+			if f, err := os.OpenFile(source, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+				f.Close()
+			}
+		}
 		s.db, err = sqlx.Open("sqlite", sqliteDSN(source))
 		if err == nil {
 			s.db.SetMaxOpenConns(8)
