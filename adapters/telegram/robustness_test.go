@@ -538,3 +538,38 @@ func TestLogsHideBodies(t *testing.T) {
 		t.Error("Ready after stop")
 	}
 }
+
+// TestLanguage: the engine gets the primary language of the person's app.
+func TestLanguage(t *testing.T) {
+	api := newFakeAPI(t)
+	e := newEnv(t, api, envOpts{})
+	for i, tc := range []struct{ code, want string }{{"es-MX", "es"}, {"EN", "en"}, {"", ""}, {"pt_br", "pt"}} {
+		chat := int64(9700 + i)
+		u := textMsg(chat, "hello")
+		u["message"].(map[string]any)["from"].(map[string]any)["language_code"] = tc.code
+		e.processed(t, api.push(u))
+		if got := lastInbound(e, strconv.FormatInt(chat, 10)).Lang; got != tc.want {
+			t.Errorf("language_code %q -> %q, want %q", tc.code, got, tc.want)
+		}
+	}
+}
+
+// TestStoreOutage: when the turn cannot be saved, the person still hears
+// the engine's calm error message, and the next message works.
+func TestStoreOutage(t *testing.T) {
+	api := newFakeAPI(t)
+	store := bottest.NewMemStore()
+	store.FailNextTurns = 1
+	e := newEnv(t, api, envOpts{store: store})
+	e.say(t, 9801, "hello")
+	if got := api.texts(9801); len(got) != 1 || !strings.Contains(got[0], "went wrong") {
+		t.Errorf("during the outage: %q", got)
+	}
+	if !strings.Contains(e.logs.String(), "telegram.turn_failed") {
+		t.Error("the failed turn was not logged")
+	}
+	e.say(t, 9801, "hello")
+	if got := api.texts(9801); len(got) < 2 {
+		t.Errorf("after the outage: %q", got)
+	}
+}

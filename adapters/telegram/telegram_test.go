@@ -79,6 +79,7 @@ func driveIntake(t *testing.T, e *env, chat int64) int {
 		}
 		st := conv.State
 		if st.IntakeID != "" {
+			t.Logf("intake saved after %d turns (%d taps)", turn, taps)
 			return taps
 		}
 		if st.Step == lastStep {

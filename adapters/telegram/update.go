@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -122,7 +123,7 @@ func (a *Adapter) onMessage(u *models.Update, m *models.Message) {
 		in.Time = a.now()
 	}
 	if m.From != nil {
-		in.Lang = m.From.LanguageCode
+		in.Lang = lang(m.From.LanguageCode)
 	}
 	a.turn(u, chat, in, nil)
 }
@@ -209,7 +210,7 @@ func (a *Adapter) onCallback(u *models.Update, cq *models.CallbackQuery) {
 	in := a.inbound(u, chat)
 	in.Choice = a.codec.decode(cq.Data)
 	in.Time = a.now()
-	in.Lang = cq.From.LanguageCode
+	in.Lang = lang(cq.From.LanguageCode)
 	a.turn(u, chat, in, func() { a.markChosen(u, cq.Message.Message, cq.Data) })
 }
 
@@ -231,6 +232,16 @@ func (a *Adapter) onMyChatMember(u *models.Update, m *models.ChatMemberUpdated) 
 			a.noticeGroup(u, chat)
 		}
 	}
+}
+
+// lang is the primary language of a Telegram language code (an IETF tag
+// such as "pt-br"), as the engine keys its resources: "pt".
+func lang(code string) string {
+	code = strings.ToLower(strings.TrimSpace(code))
+	if i := strings.IndexAny(code, "-_"); i >= 0 {
+		code = code[:i]
+	}
+	return code
 }
 
 func (a *Adapter) inbound(u *models.Update, chat int64) bot.Inbound {
