@@ -127,7 +127,7 @@ func TestRephraseRequestShape(t *testing.T) {
 			t.Errorf("request body contains %q:\n%s", leak, bodies[0])
 		}
 	}
-	if !strings.Contains(bodies[0], llm.PromptVersion) && !strings.Contains(bodies[0], "⟦1⟧") {
+	if !strings.Contains(bodies[0], "⟦1⟧") || !strings.Contains(bodies[0], "⟦4⟧") {
 		t.Errorf("request body has no tokens:\n%s", bodies[0])
 	}
 }
