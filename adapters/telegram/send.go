@@ -195,8 +195,8 @@ func (a *Adapter) sendReplies(updateID, chat int64, replies []bot.Reply) {
 
 // sendText sends text as one or more messages of at most 4096 characters,
 // cut on paragraph, line or sentence boundaries; the buttons go under the
-// last part. Parts listed in skip were sent before (a retried event); sent
-// is told each part that went out.
+// last part. With progress, the parts it counts as sent (by an earlier
+// attempt of the same event) are skipped, and it counts each part sent.
 func (a *Adapter) sendText(ctx context.Context, chat int64, text string, choices []bot.Choice, p policy, progress *notifyProgress) error {
 	parts := splitText(text, maxMessage)
 	if len(parts) == 0 {

@@ -280,8 +280,10 @@ type Adapter struct {
 
 // New connects to the Bot API (getMe checks the token) and starts the
 // workers; call Run to receive by polling or to register the webhook, and
-// Shutdown (or cancel Run's context) to stop. Errors never contain the
-// token.
+// stop every Adapter with Shutdown or by ending Run's context. When h has
+// a Spec method (*bot.Engine has; a wrapper may not), the flows' button
+// ids are learned from it; otherwise pass WithChoiceIDs(ChoiceIDs(spec)...).
+// Errors never contain the token.
 func New(cfg Config, h Handler, opts ...Option) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)

@@ -40,6 +40,10 @@ func splitText(s string, limit int) []string {
 			units += utf16.RuneLen(r)
 			max += size
 		}
+		if max == 0 {
+			// A limit below one character: take one anyway.
+			_, max = utf8.DecodeRuneInString(s)
+		}
 		cut := bestCut(s[:max])
 		if cut <= 0 {
 			cut = max
@@ -65,13 +69,13 @@ func bestCut(prefix string) int {
 		return i + 1
 	}
 	best := -1
-	for _, end := range []string{". ", "! ", "? ", "… ", ".\n", "; "} {
-		if i := strings.LastIndex(prefix, end); i > best {
-			best = i + len(end) - 1
+	for _, end := range []string{". ", "! ", "? ", "… ", "; "} {
+		if i := strings.LastIndex(prefix, end); i >= 0 && i+len(end) > best {
+			best = i + len(end)
 		}
 	}
 	if best >= min {
-		return best + 1
+		return best
 	}
 	if i := strings.LastIndex(prefix, " "); i >= min {
 		return i + 1
