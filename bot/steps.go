@@ -127,9 +127,8 @@ func (t *turn) enter(id string) {
 				continue
 			}
 		}
-		if st.Health && !t.spec.Channel(t.in.Channel).Secure && !t.st.NoticeAccepted {
+		if t.needsNotice(st) {
 			t.st.Step = st.ID
-			t.st.Pending = pendingNotice
 			t.showNotice()
 			return
 		}
@@ -273,6 +272,9 @@ func (t *turn) reprompt(menuIfIdle bool) {
 
 // prompt shows a step's question with its buttons.
 func (t *turn) prompt(st *flows.Step) {
+	if t.guardNotice(st) {
+		return
+	}
 	r := Reply{Kind: KindStep, Rephrasable: st.Rephrasable && !strings.Contains(st.Text, "{answer.")}
 	switch st.Kind {
 	case flows.KindConsent:
@@ -350,7 +352,7 @@ func (t *turn) summaryLines(st *flows.Step) []SummaryLine {
 	var lines []SummaryLine
 	for _, field := range st.Fields {
 		a, ok := t.st.Answers[field]
-		if !ok {
+		if !ok || a.Skipped {
 			continue
 		}
 		label := field
@@ -385,6 +387,9 @@ func (t *turn) stepChoice(id string) {
 		t.stale()
 		return
 	}
+	if t.guardNotice(st) {
+		return
+	}
 	switch st.Kind {
 	case flows.KindConsent:
 		switch cid {
@@ -408,7 +413,7 @@ func (t *turn) stepChoice(id string) {
 		t.answerItem(st, cid)
 	case flows.KindAsk:
 		if cid == "skip" && st.Optional {
-			t.advance(st, "")
+			t.skip(st)
 			return
 		}
 		c := st.Choice(cid)
@@ -430,7 +435,7 @@ func (t *turn) stepChoice(id string) {
 func (t *turn) chooseChoice(st *flows.Step, cid string) {
 	switch {
 	case cid == "skip" && st.Optional:
-		t.advance(st, "")
+		t.skip(st)
 		return
 	case cid == "done" && st.Multi:
 		if len(t.st.Picked) == 0 {
@@ -507,6 +512,13 @@ func (t *turn) storeMulti(st *flows.Step, other string) {
 	t.setAnswer(st, Answer{Values: values, Display: strings.Join(labels, ", "), Other: other})
 }
 
+// skip records that an optional step was skipped, so that an edit from the
+// summary does not ask it again, and moves on.
+func (t *turn) skip(st *flows.Step) {
+	t.setAnswer(st, Answer{Skipped: true})
+	t.advance(st, "")
+}
+
 func (t *turn) setAnswer(st *flows.Step, a Answer) {
 	if t.st.Answers == nil {
 		t.st.Answers = map[string]Answer{}
@@ -538,6 +550,12 @@ func (t *turn) answerText(text string) error {
 			return nil
 		}
 		t.showNotice()
+		return nil
+	}
+	if t.needsNotice(st) {
+		if !t.digress(text) {
+			t.showNotice()
+		}
 		return nil
 	}
 	switch st.Kind {
@@ -580,7 +598,7 @@ func (t *turn) answerAsk(st *flows.Step, text string) {
 		return
 	}
 	if st.Optional && isSkip(text) {
-		t.advance(st, "")
+		t.skip(st)
 		return
 	}
 	// A question gets its answer before the step is asked again, unless it
@@ -613,7 +631,7 @@ func (t *turn) answerChoose(st *flows.Step, text string) {
 		return
 	}
 	if st.Optional && isSkip(text) {
-		t.advance(st, "")
+		t.skip(st)
 		return
 	}
 	if st.Multi {
@@ -729,16 +747,37 @@ func (t *turn) declineConsent() {
 
 func (t *turn) showNotice() {
 	ch := t.spec.Channel(t.in.Channel)
+	t.st.Pending = pendingNotice
 	t.sayKind(ch.Notice, KindSystem,
-		Choice{ID: ChoiceNoticeYes, Label: t.spec.Labels.Resume},
-		Choice{ID: ChoiceNoticeNo, Label: t.spec.Labels.Human})
+		Choice{ID: ChoiceNoticeYes, Label: t.spec.Labels.NoticeAccept},
+		Choice{ID: ChoiceNoticeNo, Label: t.spec.Labels.NoticeDecline})
 }
 
-// notice records the answer to an insecure channel's risk notice.
+// needsNotice reports whether step st asks for health information on an
+// insecure channel whose risk notice the person has not accepted.
+func (t *turn) needsNotice(st *flows.Step) bool {
+	return st != nil && st.Health && !t.spec.Channel(t.in.Channel).Secure && !t.st.NoticeAccepted
+}
+
+// guardNotice shows the risk notice instead of the step when the step needs
+// it; it reports whether it did. No health answer is taken on an insecure
+// channel before the opt-in, however the person got to the step.
+func (t *turn) guardNotice(st *flows.Step) bool {
+	if !t.needsNotice(st) {
+		return false
+	}
+	t.showNotice()
+	return true
+}
+
+// notice records the answer to an insecure channel's risk notice. A
+// decline keeps the flow where it is, so the person can change their mind,
+// and points to the secure ways to reach the program.
 func (t *turn) notice(accept bool) {
 	t.st.Pending = ""
 	if !accept {
-		t.human()
+		t.say(t.spec.Messages.NoticeDeclined)
+		t.offerResume()
 		return
 	}
 	t.st.NoticeAccepted = true
@@ -823,7 +862,7 @@ func (t *turn) handoff(st *flows.Step) {
 	if len(in.Scores) > 0 {
 		scores := map[string]any{}
 		for k, s := range in.Scores {
-			scores[k] = map[string]any{"total": s.Total, "band": s.Band, "screen": s.Screen, "positive": s.Positive}
+			scores[k] = map[string]any{"total": s.Total, "band": s.Band, "screen": s.Screen, "positive": s.Positive, "triage": s.Triage}
 		}
 		sum["scores"] = scores
 	}

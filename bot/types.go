@@ -92,6 +92,8 @@ type Answer struct {
 	Display string `json:"d,omitempty"`
 	// Other is the free text given with an "other" choice.
 	Other string `json:"o,omitempty"`
+	// Skipped marks an optional step the person skipped.
+	Skipped bool `json:"s,omitempty"`
 }
 
 // Consent is a participant's consent decision.

@@ -125,7 +125,25 @@ type Safety struct {
 	Categories []Category `yaml:"categories"`
 	// Benign lists idioms that look like crisis language but are not
 	// ("killing time", "dead tired"); they are removed before matching.
+	// An entry is a phrase, or a regular expression written as /.../.
 	Benign []string `yaml:"benign"`
+	// Normalize tunes how the screen reads a message: slang, misspellings
+	// and filler words, so that an admin can add one without Go.
+	Normalize Normalization `yaml:"normalize"`
+}
+
+// Normalization is how the crisis screen rewrites a message (and every
+// phrase) before matching; see the flows package's safety.go.
+type Normalization struct {
+	// Spellings map one spelling to the slang, shorthand and misspellings
+	// that mean it ("want to": [wanna], "suicide": [sucide, sewerslide]).
+	Spellings map[string][]string `yaml:"spellings"`
+	// Fillers are words dropped before matching ("just", "really"), so
+	// that "I just really want to die" reads "I want to die".
+	Fillers []string `yaml:"fillers"`
+	// Typos are long words whose one-slip misspellings (a letter missing,
+	// added, wrong, or two swapped) count as the word.
+	Typos []string `yaml:"typos"`
 }
 
 // CrisisButtons are the labels of the buttons under the crisis reply.
@@ -200,6 +218,9 @@ type Messages struct {
 	BackToBot      string `yaml:"back_to_bot"`
 	StaffPrefix    string `yaml:"staff_prefix"`
 	IntakeDone     string `yaml:"intake_done"`
+	// NoticeDeclined answers a decline of an insecure channel's notice with
+	// the secure ways to reach the program.
+	NoticeDeclined string `yaml:"notice_declined"`
 	OtherPrompt    string `yaml:"other_prompt"`
 	PickOne        string `yaml:"pick_one"`
 	EditWhich      string `yaml:"edit_which"`
@@ -226,6 +247,9 @@ type Labels struct {
 	Yes     string `yaml:"yes"`
 	No      string `yaml:"no"`
 	Resume  string `yaml:"resume"`
+	// NoticeAccept and NoticeDecline answer an insecure channel's notice.
+	NoticeAccept  string `yaml:"notice_accept"`
+	NoticeDecline string `yaml:"notice_decline"`
 }
 
 // Intent is a built-in action a person can trigger with their own words.
