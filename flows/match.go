@@ -1,6 +1,17 @@
 package flows
 
-import "strings"
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/agnivade/levenshtein"
+	"github.com/kljensen/snowball/english"
+	"golang.org/x/text/unicode/norm"
+)
 
 // Decision is what the matcher concluded about a message.
 type Decision int
@@ -15,6 +26,19 @@ const (
 	Answer
 )
 
+// String names the decision, for logs and test output.
+func (d Decision) String() string {
+	switch d {
+	case Abstain:
+		return "abstain"
+	case Suggest:
+		return "suggest"
+	case Answer:
+		return "answer"
+	}
+	return fmt.Sprintf("decision(%d)", int(d))
+}
+
 // Candidate is one FAQ entry with its score (0..1).
 type Candidate struct {
 	ID    string
@@ -28,25 +52,1024 @@ type MatchResult struct {
 }
 
 // Matcher finds the FAQ entry a free-text question is about.
+//
+// It is a small TF-IDF retriever built for the way people type on a phone.
+// A message is normalized (Unicode folding, case, apostrophes, punctuation,
+// stretched letters); words the FAQ does not know are corrected to the
+// closest word of its questions and keywords (Levenshtein distance, an
+// adjacent swap counted as one edit); words are stemmed (Snowball English);
+// synonyms and IOP abbreviations are mapped onto the FAQ's own words,
+// matching on stems so "successful" finds a synonym written as "success";
+// stop words are dropped; adjacent words also form two-word terms, so
+// "group therapy" weighs more than "group" and "therapy" apart.
+//
+// An entry's score blends the best cosine similarity against one of its
+// example questions, keywords or title, the share of the message that the
+// entry's own words cover, and the similarity against the whole entry with
+// its answer counted lightly. Words the FAQ has never seen weigh in the
+// message's length, so a message about something else scores low and the
+// matcher abstains instead of forcing an answer.
+//
+// Everything is precomputed by NewMatcher; Match only reads shared state, so
+// it is safe for concurrent use.
 type Matcher struct {
-	entries []FAQEntry
+	ids     []string
+	answer  float64
+	suggest float64
+	margin  float64
+
+	// terms maps a stem, or two stems joined by a space, to its term id;
+	// idf is indexed by term id.
+	terms      map[string]int32
+	idf        []float64
+	unknownIDF float64
+	// light marks everyday words and numbers (lightWords): they weigh less
+	// and are no evidence on their own.
+	light []bool
+
+	// stems caches the stem of every word the matcher was built from.
+	stems map[string]string
+	// known are words that are never "corrected": FAQ words, answer words,
+	// synonym words and stop words.
+	known map[string]bool
+	// Typo correction: the vocabulary (words of questions, keywords, titles
+	// and synonyms), each word's frequency, and the deletion index (a word
+	// and its one- and, for long words, two-rune deletions -> word ids).
+	vocab   []string
+	freq    []int
+	deletes map[string][]int32
+
+	// synonyms by the stem (or, for a stop word, the word) the phrase
+	// starts with, longest phrase first.
+	synonyms map[string][]synRule
+
+	// Documents are example questions, keywords and titles; docEntry is the
+	// entry each belongs to.
+	docPost  [][]posting
+	docNorm  []float64
+	docEntry []int32
+	// coverPost lists, per term, the entries whose questions, keywords or
+	// title use it.
+	coverPost [][]int32
+	// The entry as a whole: questions, keywords and title, plus the answer.
+	bagPost [][]posting
+	bagNorm []float64
 }
 
-// NewMatcher builds a matcher over entries.
+type posting struct {
+	doc int32
+	w   float32
+}
+
+// tok is one word of a text on its way to terms.
+type tok struct {
+	raw, stem string
+	// light is the word without its inflection, and lightE the same with
+	// an e put back when an ending was cut ("improving" -> "improv",
+	// "improve"), for synonym matching.
+	light, lightE string
+	stop          bool
+	// fixed marks a typo correction.
+	fixed bool
+}
+
+// synRule maps a phrase to the tokens it counts as.
+type synRule struct {
+	from []tok
+	to   []tok
+}
+
+// Scoring constants. The thresholds that decide answer, suggest or abstain
+// live in flows.yaml (matching:); these shape the score itself.
+var (
+	// An entry's score blends three similarities: the best cosine against
+	// one of its documents (weightBest), the share of the message's weight
+	// that its questions, keywords and title cover (weightCover), and the
+	// cosine against the whole entry, answer included (weightBag).
+	weightBest  = 0.60
+	weightCover = 0.25
+	weightBag   = 0.15
+	// answerWeight is how much a word found only in the answer counts in
+	// the entry as a whole.
+	answerWeight = 0.35
+	// bigramWeight scales the weight of two-word terms.
+	bigramWeight = 0.3
+	// correctedWeight discounts a word that was a typo correction.
+	correctedWeight = 0.85
+	// lightWeight scales the weight of everyday words (lightWords).
+	lightWeight = 0.5
+	// unknownWeight scales the weight of a word the FAQ has never seen,
+	// relative to the rarest FAQ word.
+	unknownWeight = 1.0
+)
+
+const (
+	// minEvidence is how much weight of words that are not everyday words
+	// the best entry must share with a message to be answered outright;
+	// "not sure" or "after 12" alone is no question about a topic.
+	minEvidence = 1.0
+	// maxQueryWords bounds the work on very long messages.
+	maxQueryWords = 400
+	// maxCandidates is how many candidates a result carries.
+	maxCandidates = 3
+)
+
+var builtinSynonyms = map[string][]string{
+	"intensive outpatient program":      {"iop"},
+	"intensive outpatient programs":     {"iop"},
+	"intensive outpatient programme":    {"iop"},
+	"intensive outpatient treatment":    {"iop"},
+	"intensive outpatient":              {"iop"},
+	"intensive out patient":             {"iop"},
+	"iops":                              {"iop"},
+	"partial hospitalization program":   {"php"},
+	"partial hospitalisation programme": {"php"},
+	"partial hospitalization":           {"php"},
+	"partial hospitalisation":           {"php"},
+	"partial hospital program":          {"php"},
+	"partial hospital":                  {"php"},
+	"partial program":                   {"php"},
+	"phps":                              {"php"},
+	"post traumatic stress disorder":    {"ptsd"},
+	"posttraumatic stress disorder":     {"ptsd"},
+	"post traumatic stress":             {"ptsd"},
+	"c ptsd":                            {"ptsd"},
+	"cptsd":                             {"ptsd"},
+	"cognitive behavioral therapy":      {"cbt"},
+	"cognitive behavioural therapy":     {"cbt"},
+	"cognitive behavior therapy":        {"cbt"},
+	"cognitive behaviour therapy":       {"cbt"},
+	"dialectical behavior therapy":      {"dbt"},
+	"dialectical behaviour therapy":     {"dbt"},
+	"dialectical behavioral therapy":    {"dbt"},
+	"medication assisted treatment":     {"mat"},
+	"medication assisted therapy":       {"mat"},
+	"eye movement desensitization":      {"emdr"},
+	"substance use disorder":            {"substance", "use"},
+	"substance use disorders":           {"substance", "use"},
+	"sud":                               {"substance", "use"},
+	"suds":                              {"substance", "use"},
+	"aod":                               {"substance", "use"},
+	"mh":                                {"mental", "health"},
+	"tx":                                {"treatment"},
+	"dx":                                {"diagnosis"},
+	"rx":                                {"medication"},
+	"er":                                {"emergency"},
+	"ed visit":                          {"emergency"},
+	"pcp":                               {"primary", "care"},
+	"np":                                {"nurse", "practitioner"},
+	"pmhnp":                             {"psychiatric", "nurse", "practitioner"},
+	"oop":                               {"out", "of", "pocket"},
+	"prior auth":                        {"prior", "authorization"},
+	"pre auth":                          {"prior", "authorization"},
+	"preauth":                           {"prior", "authorization"},
+	"vs":                                {"difference"},
+	"versus":                            {"difference"},
+	"v s":                               {"difference"},
+	"diff":                              {"difference"},
+	"bi polar":                          {"bipolar"},
+	"in network":                        {"innetwork"},
+	"out of network":                    {"outofnetwork"},
+	"out of pocket":                     {"outofpocket"},
+	"step down":                         {"stepdown"},
+	"stepdown":                          {"stepdown"},
+	"after care":                        {"aftercare"},
+	"in person":                         {"inperson"},
+	"tele health":                       {"telehealth"},
+	"co occurring":                      {"cooccurring"},
+	"dual dx":                           {"dual", "diagnosis"},
+	"sliding scale":                     {"slidingscale"},
+	"sliding fee":                       {"slidingscale"},
+	"payment plan":                      {"paymentplan"},
+	"payment plans":                     {"paymentplan"},
+	"one on one":                        {"individual"},
+	"1 on 1":                            {"individual"},
+	"1 1":                               {"individual"},
+	"eating disorder":                   {"eatingdisorder"},
+	"eating disorders":                  {"eatingdisorder"},
+	"behavioral activation":             {"behavioralactivation"},
+	"behavioural activation":            {"behavioralactivation"},
+	"relapse prevention":                {"relapseprevention"},
+	"dual diagnosis":                    {"dualdiagnosis"},
+	"red flag":                          {"redflag"},
+	"red flags":                         {"redflag"},
+	"level of care":                     {"levelofcare"},
+	"levels of care":                    {"levelofcare"},
+	"higher level of care":              {"higher", "levelofcare"},
+	"continuum of care":                 {"levelofcare"},
+	"nurse practitioner":                {"nurse", "practitioner"},
+	"psych":                             {"psychiatric"},
+	"psych meds":                        {"psychiatric", "medication"},
+	"trauma informed":                   {"traumainformed"},
+	"trauma focused":                    {"traumafocused"},
+	"peer support":                      {"peersupport"},
+	"primary care":                      {"primarycare"},
+	"symptom scales":                    {"symptomscale"},
+	"symptom scale":                     {"symptomscale"},
+	"success rate":                      {"outcomes"},
+}
+
+var usStates = []string{"alabama", "alaska", "arizona", "arkansas", "california", "colorado",
+	"connecticut", "delaware", "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa",
+	"kansas", "kentucky", "louisiana", "maine", "maryland", "massachusetts", "michigan", "minnesota",
+	"mississippi", "missouri", "montana", "nebraska", "nevada", "new hampshire", "new jersey",
+	"new mexico", "new york", "north carolina", "north dakota", "ohio", "oklahoma", "oregon",
+	"pennsylvania", "rhode island", "south carolina", "south dakota", "tennessee", "texas", "utah",
+	"vermont", "virginia", "washington", "west virginia", "wisconsin", "wyoming", "district of columbia"}
+
+// lightWords are everyday words that do carry some meaning but say little
+// about which topic a question is on ("part", "best", "help", "work"). In a
+// FAQ of a few dozen entries such a word can look rare, and a short example
+// question made of it would then capture any message that uses it; their
+// weight is scaled by lightWeight. They are listed as stems.
+var lightWords = map[string]bool{}
+
+// stopWords are function words that carry no topic. Words that do matter
+// for this FAQ (after, before, during, long, much, many, not) are kept.
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a an the i me my mine myself you yours yourself we us our ours
+	it its itself he him his she her they them their this that these those there here
+	is am are was were be been being do does did doing done have has had having
+	of to in on at for with by from as into about and or but if so than then
+	what whats which who whom whose how hows why when where whens wheres
+	can could would should will shall may might must
+	just also any some very really pretty quite please pls plz thanks thank thx ty
+	hi hello hey hiya yo ok okay oh um uh hmm well
+	im ive id ill youre youve youll theyre thats theres heres whos
+	dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent hasnt
+	all think thinking thought guess
+	get gets getting got gonna wanna gotta like know let lets tell
+	wondering wonder wondered curious question questions
+	one thing things something anything stuff kind sort lot lots bit
+	y u r ur ya
+	even still ever always never anymore already yet too again
+	actually basically literally honestly seriously totally definitely probably maybe perhaps
+	kinda sorta super pretty bad badly good great nice okay fine sure
+	someone somebody anyone anybody everyone everybody people guys folks person
+	thing things stuff way lot lots make makes made option options another diagnosed`) {
+		stopWords[w] = true
+	}
+	for _, w := range strings.Fields(`part type way best help peopl talk work use need take keep find look call after befor
+	feel see come go give put tell mean kind thing time new first next right sure abl possibl also
+	realli want like get ok lot other your not enough most mostli`) {
+		lightWords[w] = true
+	}
+}
+
+// NewMatcher builds a matcher over entries. cfg's thresholds decide when the
+// matcher answers, suggests or abstains; cfg.Synonyms add to (and override)
+// the built-in IOP abbreviations. It returns an error when a threshold is
+// out of range, a synonym has no words, or no entry has text to match.
 func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
-	return &Matcher{entries: entries}, nil
-}
+	if cfg.Answer <= 0 || cfg.Answer > 1 {
+		return nil, fmt.Errorf("matching.answer must be in (0, 1], got %v", cfg.Answer)
+	}
+	if cfg.Suggest <= 0 || cfg.Suggest > cfg.Answer {
+		return nil, fmt.Errorf("matching.suggest must be in (0, answer], got %v", cfg.Suggest)
+	}
+	if cfg.Margin < 0 || cfg.Margin >= 1 {
+		return nil, fmt.Errorf("matching.margin must be in [0, 1), got %v", cfg.Margin)
+	}
+	m := &Matcher{
+		answer: cfg.Answer, suggest: cfg.Suggest, margin: cfg.Margin,
+		terms: map[string]int32{}, stems: map[string]string{}, known: map[string]bool{},
+		deletes: map[string][]int32{}, synonyms: map[string][]synRule{},
+	}
+	for w := range stopWords {
+		m.known[w] = true
+	}
+	if err := m.buildSynonyms(cfg.Synonyms); err != nil {
+		return nil, err
+	}
 
-// Match scores text against every entry. (Temporary: keyword containment.)
-func (m *Matcher) Match(text string) MatchResult {
-	t := simplify(text)
-	for _, e := range m.entries {
-		for _, k := range e.Keywords {
-			if containsWords(t, simplify(k)) {
-				return MatchResult{Decision: Answer, Candidates: []Candidate{{ID: e.ID, Score: 1}}}
+	// The vocabulary typos are corrected to: the words of questions,
+	// keywords, titles and synonym phrases.
+	strong := map[string]int{}
+	for _, e := range entries {
+		for _, t := range entryTexts(e) {
+			for _, w := range normalizeWords(t, nil) {
+				strong[w]++
+				m.known[w] = true
+			}
+		}
+		for _, w := range normalizeWords(e.Answer, nil) {
+			m.known[w] = true
+		}
+	}
+	states := map[string]bool{}
+	for _, st := range usStates {
+		for _, w := range strings.Fields(st) {
+			states[w] = true
+		}
+	}
+	for _, rules := range m.synonyms {
+		for _, r := range rules {
+			for _, t := range r.from {
+				// A state name is a poor correction ("main" is not "maine").
+				if !states[t.raw] {
+					strong[t.raw]++
+				}
 			}
 		}
 	}
-	_ = strings.TrimSpace
-	return MatchResult{Decision: Abstain}
+	m.buildTypoIndex(strong)
+
+	type doc struct {
+		entry int32
+		terms []int32
+	}
+	var docs []doc
+	strongBags := make([]map[int32]int, len(entries))
+	answerBags := make([]map[int32]bool, len(entries))
+	df := map[int32]int{}
+	for i, e := range entries {
+		m.ids = append(m.ids, e.ID)
+		strongBags[i] = map[int32]int{}
+		answerBags[i] = map[int32]bool{}
+		for _, t := range entryTexts(e) {
+			ts := m.buildTerms(t, true)
+			if len(ts) == 0 {
+				continue
+			}
+			docs = append(docs, doc{entry: int32(i), terms: ts})
+			for _, id := range ts {
+				strongBags[i][id]++
+			}
+		}
+		for _, id := range m.buildTerms(e.Answer, false) {
+			answerBags[i][id] = true
+		}
+		// Document frequency counts an entry's own words twice and words
+		// only in its answer once, so topic words stay distinctive.
+		for id := range strongBags[i] {
+			df[id] += 2
+		}
+		for id := range answerBags[i] {
+			if _, ok := strongBags[i][id]; !ok {
+				df[id]++
+			}
+		}
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("matching: no FAQ entry has questions, keywords or a title to match")
+	}
+	n := float64(len(entries))
+	m.idf = make([]float64, len(m.terms))
+	m.light = make([]bool, len(m.terms))
+	isLight := func(w string) bool { return lightWords[w] || isNumber(w) }
+	for key, id := range m.terms {
+		m.idf[id] = math.Log(1 + 2*n/float64(max(df[id], 1)))
+		if a, b, ok := strings.Cut(key, " "); ok {
+			m.idf[id] *= bigramWeight
+			m.light[id] = isLight(a) && isLight(b)
+		} else {
+			m.light[id] = isLight(key)
+		}
+		if m.light[id] {
+			m.idf[id] *= lightWeight
+		}
+	}
+	m.unknownIDF = unknownWeight * math.Log(1+2*n)
+
+	m.docPost = make([][]posting, len(m.terms))
+	m.docNorm = make([]float64, len(docs))
+	m.docEntry = make([]int32, len(docs))
+	for d, dc := range docs {
+		m.docEntry[d] = dc.entry
+		var sum float64
+		for _, id := range dc.terms {
+			w := m.idf[id]
+			sum += w * w
+			m.docPost[id] = append(m.docPost[id], posting{doc: int32(d), w: float32(w)})
+		}
+		m.docNorm[d] = math.Sqrt(sum)
+	}
+	m.coverPost = make([][]int32, len(m.terms))
+	m.bagPost = make([][]posting, len(m.terms))
+	m.bagNorm = make([]float64, len(entries))
+	for i := range entries {
+		weights := map[int32]float64{}
+		for id, c := range strongBags[i] {
+			weights[id] = m.idf[id] * (1 + 0.25*math.Log(float64(c)))
+			m.coverPost[id] = append(m.coverPost[id], int32(i))
+		}
+		for id := range answerBags[i] {
+			if _, ok := weights[id]; !ok {
+				weights[id] = answerWeight * m.idf[id]
+			}
+		}
+		ids := make([]int32, 0, len(weights))
+		for id := range weights {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+		var sum float64
+		for _, id := range ids {
+			w := weights[id]
+			sum += w * w
+			m.bagPost[id] = append(m.bagPost[id], posting{doc: int32(i), w: float32(w)})
+		}
+		m.bagNorm[i] = math.Sqrt(sum)
+	}
+	return m, nil
+}
+
+// entryTexts are the texts an entry is matched on: title, example
+// questions and keywords.
+func entryTexts(e FAQEntry) []string {
+	out := make([]string, 0, 1+len(e.Questions)+len(e.Keywords))
+	out = append(out, e.Title)
+	out = append(out, e.Questions...)
+	return append(out, e.Keywords...)
+}
+
+// buildSynonyms merges the built-in abbreviations with the file's synonyms.
+func (m *Matcher) buildSynonyms(extra map[string][]string) error {
+	all := map[string][]string{}
+	for k, v := range builtinSynonyms {
+		all[k] = v
+	}
+	for _, st := range usStates {
+		all[st] = []string{"state"}
+	}
+	for k, v := range extra {
+		all[k] = v
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		from := m.tokens(normalizeWords(k, nil))
+		if len(from) == 0 {
+			return fmt.Errorf("matching.synonyms: %q has no words", k)
+		}
+		var to []tok
+		for _, v := range all[k] {
+			to = append(to, m.tokens(normalizeWords(v, nil))...)
+		}
+		if len(to) == 0 {
+			return fmt.Errorf("matching.synonyms: %q maps to no words", k)
+		}
+		for _, t := range from {
+			m.known[t.raw] = true
+		}
+		for _, t := range to {
+			m.known[t.raw] = true
+		}
+		r := synRule{from: from, to: to}
+		m.synonyms[from[0].light] = append(m.synonyms[from[0].light], r)
+		if from[0].lightE != "" {
+			m.synonyms[from[0].lightE] = append(m.synonyms[from[0].lightE], r)
+		}
+	}
+	for _, rules := range m.synonyms {
+		sort.SliceStable(rules, func(a, b int) bool { return len(rules[a].from) > len(rules[b].from) })
+	}
+	// A synonym may map to a phrase that is itself a synonym ("face to
+	// face" -> "in person" -> "inperson"): resolve one level.
+	for _, rules := range m.synonyms {
+		for i := range rules {
+			rules[i].to = m.synonymize(rules[i].to)
+		}
+	}
+	return nil
+}
+
+// buildTypoIndex indexes the vocabulary for typo correction.
+func (m *Matcher) buildTypoIndex(strong map[string]int) {
+	words := make([]string, 0, len(strong))
+	for w := range strong {
+		if utf8.RuneCountInString(w) >= 4 && !isNumber(w) && !stopWords[w] {
+			words = append(words, w)
+		}
+	}
+	sort.Strings(words)
+	for i, w := range words {
+		m.vocab = append(m.vocab, w)
+		m.freq = append(m.freq, strong[w])
+		for _, k := range deletions(w, utf8.RuneCountInString(w) >= 8) {
+			if l := m.deletes[k]; len(l) == 0 || l[len(l)-1] != int32(i) {
+				m.deletes[k] = append(l, int32(i))
+			}
+		}
+	}
+}
+
+// tokens stems words and marks stop words.
+func (m *Matcher) tokens(words []string) []tok {
+	out := make([]tok, len(words))
+	for i, w := range words {
+		t := tok{raw: w, stem: w, light: w, stop: stopWords[w]}
+		if !t.stop {
+			t.stem = m.stem(w)
+			t.light, t.lightE = lightStem(w)
+		}
+		out[i] = t
+	}
+	return out
+}
+
+func (m *Matcher) stem(w string) string {
+	if s, ok := m.stems[w]; ok {
+		return s
+	}
+	if isNumber(w) {
+		return w
+	}
+	return english.Stem(w, true)
+}
+
+// synonymize replaces synonym phrases with the tokens they count as. A word
+// of a phrase matches a token with the same word or, when neither is a stop
+// word, the same word without its inflection ("weeks" for "week",
+// "improving" for "improve"); the full Snowball stem would be too eager
+// ("weekly" and "week", "universe" and "university" share one).
+func (m *Matcher) synonymize(toks []tok) []tok {
+	var out []tok
+	changed := false
+	for i := 0; i < len(toks); i++ {
+		var hit *synRule
+		for _, key := range [2]string{toks[i].light, toks[i].lightE} {
+			for _, r := range m.synonyms[key] {
+				if i+len(r.from) <= len(toks) && phraseAt(toks[i:], r.from) {
+					hit = &r
+					break
+				}
+			}
+			if hit != nil || key == "" {
+				break
+			}
+		}
+		if hit == nil {
+			if changed {
+				out = append(out, toks[i])
+			}
+			continue
+		}
+		if !changed {
+			out = append(make([]tok, 0, len(toks)+4), toks[:i]...)
+			changed = true
+		}
+		fixed := false
+		for _, t := range toks[i : i+len(hit.from)] {
+			fixed = fixed || t.fixed
+		}
+		for _, t := range hit.to {
+			t.fixed = fixed
+			out = append(out, t)
+		}
+		i += len(hit.from) - 1
+	}
+	if !changed {
+		return toks
+	}
+	return out
+}
+
+// pairKey is the key of a two-word term; word order does not matter, so
+// "therapy group" and "group therapy" meet.
+func pairKey(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + " " + b
+}
+
+// lightStem strips an English inflection: plural -s/-es/-ies, -ing, -ed or
+// -ful. When an ending was cut it also returns the stem with an e put back,
+// so "improving", "improved" and "improve" meet, while "main" and "maine"
+// (nothing cut) do not.
+func lightStem(w string) (light, withE string) {
+	if len(w) <= 3 {
+		return w, ""
+	}
+	switch {
+	case strings.HasSuffix(w, "ies") && len(w) > 4:
+		return w[:len(w)-3] + "y", ""
+	case strings.HasSuffix(w, "sses"):
+		return w[:len(w)-2], ""
+	case strings.HasSuffix(w, "ful") && len(w) > 6:
+		return w[:len(w)-3], ""
+	case strings.HasSuffix(w, "ing") && len(w) > 5:
+		return w[:len(w)-3], w[:len(w)-3] + "e"
+	case strings.HasSuffix(w, "ed") && len(w) > 4:
+		return w[:len(w)-2], w[:len(w)-1]
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+		return w[:len(w)-1], ""
+	}
+	return w, ""
+}
+
+// sameLight reports whether two words are the same but for inflection.
+func sameLight(a, b tok) bool {
+	return a.light == b.light || (a.lightE != "" && a.lightE == b.light) ||
+		(b.lightE != "" && b.lightE == a.light) || (a.lightE != "" && a.lightE == b.lightE)
+}
+
+func phraseAt(toks, phrase []tok) bool {
+	for j, w := range phrase {
+		t := toks[j]
+		if t.raw != w.raw && (t.stop || w.stop || !sameLight(t, w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// content returns the stems of the tokens that are not stop words, and
+// whether each was a typo correction.
+func content(toks []tok) []tok {
+	out := toks[:0:0]
+	for _, t := range toks {
+		if !t.stop {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// buildTerms turns text into distinct term ids, creating ids for new terms;
+// with bigrams it adds the two-word terms too.
+func (m *Matcher) buildTerms(text string, bigrams bool) []int32 {
+	words := normalizeWords(text, nil)
+	for _, w := range words {
+		if !stopWords[w] {
+			m.stems[w] = m.stem(w)
+		}
+	}
+	toks := content(m.synonymize(m.tokens(words)))
+	var out []int32
+	add := func(key string) {
+		id, ok := m.terms[key]
+		if !ok {
+			id = int32(len(m.terms))
+			m.terms[key] = id
+		}
+		if !containsID(out, id) {
+			out = append(out, id)
+		}
+	}
+	for i, t := range toks {
+		add(t.stem)
+		if bigrams && i > 0 && toks[i-1].stem != t.stem {
+			add(pairKey(toks[i-1].stem, t.stem))
+		}
+	}
+	return out
+}
+
+// qterm is one distinct term of a message with its weight; id is -1 for a
+// word the FAQ does not know.
+type qterm struct {
+	id int32
+	w  float64
+}
+
+// analyze turns a message into weighted terms.
+func (m *Matcher) analyze(text string) []qterm {
+	words := normalizeWords(text, make([]string, 0, 16))
+	if len(words) > maxQueryWords {
+		words = words[:maxQueryWords]
+	}
+	toks := m.tokens(words)
+	for i := range toks {
+		t := &toks[i]
+		if t.stop || m.known[t.raw] || isNumber(t.raw) {
+			continue
+		}
+		if _, ok := m.terms[t.stem]; ok {
+			continue
+		}
+		if c, ok := m.correct(t.raw); ok {
+			*t = m.tokens([]string{c})[0]
+			t.fixed = true
+		}
+	}
+	toks = content(m.synonymize(toks))
+	out := make([]qterm, 0, 2*len(toks))
+	var unknown []string
+	add := func(key string, fixed bool) {
+		id, ok := m.terms[key]
+		if !ok {
+			if !strings.Contains(key, " ") && !containsString(unknown, key) {
+				unknown = append(unknown, key)
+				out = append(out, qterm{id: -1, w: m.unknownIDF})
+			}
+			return
+		}
+		for _, q := range out {
+			if q.id == id {
+				return
+			}
+		}
+		w := m.idf[id]
+		if fixed {
+			w *= correctedWeight
+		}
+		out = append(out, qterm{id: id, w: w})
+	}
+	for i, t := range toks {
+		add(t.stem, t.fixed)
+		if i > 0 && toks[i-1].stem != t.stem {
+			add(pairKey(toks[i-1].stem, t.stem), t.fixed || toks[i-1].fixed)
+		}
+	}
+	return out
+}
+
+// correct returns the vocabulary word closest to a misspelled word, if one
+// is close enough: one edit for words of 4–7 letters (an adjacent swap
+// counts as one), two for longer words; the first letter must match (or be
+// swapped with the second).
+func (m *Matcher) correct(w string) (string, bool) {
+	n := utf8.RuneCountInString(w)
+	if n < 4 || n > 30 {
+		return "", false
+	}
+	limit := 1
+	if n >= 8 {
+		limit = 2
+	}
+	best, bestD, bestF := -1, limit+1, 0
+	for _, k := range deletions(w, n >= 8) {
+		for _, i := range m.deletes[k] {
+			v := m.vocab[i]
+			// People rarely mistype the first letter; requiring it keeps
+			// unrelated words ("iphone") from becoming FAQ words ("phone").
+			if !sameFirst(v, w) && !isAdjacentSwap(w, v) {
+				continue
+			}
+			d := typoDistance(w, v)
+			if d > limit {
+				continue
+			}
+			if d < bestD || (d == bestD && (m.freq[i] > bestF || (m.freq[i] == bestF && v < m.vocab[best]))) {
+				best, bestD, bestF = int(i), d, m.freq[i]
+			}
+		}
+	}
+	if best < 0 {
+		return "", false
+	}
+	return m.vocab[best], true
+}
+
+// Match scores text against every entry and decides: Answer when the best
+// entry scores at least matching.answer and leads the runner-up by at least
+// matching.margin; Suggest (the best two or three) when it scores at least
+// matching.suggest; Abstain otherwise, or when the text has no words the FAQ
+// knows. Candidates are best first, with scores in 0..1.
+func (m *Matcher) Match(text string) MatchResult {
+	q := m.analyze(text)
+	var qn float64
+	known := false
+	for _, t := range q {
+		qn += t.w * t.w
+		known = known || t.id >= 0
+	}
+	if !known {
+		return MatchResult{Decision: Abstain}
+	}
+	qn = math.Sqrt(qn)
+
+	ne := len(m.ids)
+	acc := make([]float64, len(m.docNorm)+4*ne)
+	docAcc, rest := acc[:len(m.docNorm)], acc[len(m.docNorm):]
+	bagAcc, coverAcc, evidence, best := rest[:ne], rest[ne:2*ne], rest[2*ne:3*ne], rest[3*ne:]
+	for _, t := range q {
+		if t.id < 0 {
+			continue
+		}
+		for _, p := range m.docPost[t.id] {
+			docAcc[p.doc] += t.w * float64(p.w)
+		}
+		for _, p := range m.bagPost[t.id] {
+			bagAcc[p.doc] += t.w * float64(p.w)
+		}
+		for _, e := range m.coverPost[t.id] {
+			coverAcc[e] += t.w * t.w
+			if !m.light[t.id] {
+				// Any topic word counts, however common ("iop").
+				evidence[e] += max(t.w*t.w, 1)
+			}
+		}
+	}
+	for d, dot := range docAcc {
+		if dot == 0 {
+			continue
+		}
+		if c := dot / (qn * m.docNorm[d]); c > best[m.docEntry[d]] {
+			best[m.docEntry[d]] = c
+		}
+	}
+	var top [maxCandidates]Candidate
+	var topEntry [maxCandidates]int
+	nTop := 0
+	for e := range m.ids {
+		s := weightBest*best[e] + weightCover*coverAcc[e]/(qn*qn) + weightBag*bagAcc[e]/(qn*m.bagNorm[e])
+		if s <= 0 {
+			continue
+		}
+		s = min(s, 1)
+		pos := nTop
+		for pos > 0 && top[pos-1].Score < s {
+			pos--
+		}
+		if pos >= maxCandidates {
+			continue
+		}
+		if nTop < maxCandidates {
+			nTop++
+		}
+		copy(top[pos+1:nTop], top[pos:nTop-1])
+		copy(topEntry[pos+1:nTop], topEntry[pos:nTop-1])
+		top[pos] = Candidate{ID: m.ids[e], Score: s}
+		topEntry[pos] = e
+	}
+	if nTop == 0 {
+		return MatchResult{Decision: Abstain}
+	}
+	res := MatchResult{Candidates: append([]Candidate(nil), top[:nTop]...)}
+	first, second := top[0].Score, 0.0
+	if nTop > 1 {
+		second = top[1].Score
+	}
+	switch {
+	case first >= m.answer && first-second >= m.margin && evidence[topEntry[0]] >= minEvidence:
+		res.Decision = Answer
+	case first >= m.suggest:
+		res.Decision = Suggest
+		// Offer only topics in the same league as the best one.
+		keep := 1
+		for keep < nTop && top[keep].Score >= max(m.suggest*0.6, first*0.5) {
+			keep++
+		}
+		res.Candidates = res.Candidates[:keep]
+	default:
+		res.Decision = Abstain
+	}
+	return res
+}
+
+// normalizeWords splits text into lower-case words and appends them to buf:
+// Unicode is folded to base letters (é -> e, full-width -> ASCII),
+// apostrophes inside words are dropped (don't -> dont), any other character
+// that is not a letter or digit separates words, and runs of three or more
+// of the same letter shrink to one (sooo -> so).
+func normalizeWords(text string, buf []string) []string {
+	if !isASCII(text) {
+		text = norm.NFKD.String(text)
+	}
+	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			w := b.String()
+			if hasRun3(w) {
+				w = shrinkRuns(w)
+			}
+			buf = append(buf, w)
+			b.Reset()
+		}
+	}
+	for _, r := range text {
+		switch {
+		case r == '\'' || r == '’' || r == '‘' || r == 'ʼ' || r == '`' || r == '´':
+			continue
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			flush()
+		}
+	}
+	flush()
+	return buf
+}
+
+func hasRun3(w string) bool {
+	var a, c rune
+	for i, r := range w {
+		if i > 0 && r == a && r == c {
+			return true
+		}
+		c, a = a, r
+	}
+	return false
+}
+
+func shrinkRuns(w string) string {
+	rs := []rune(w)
+	var out []rune
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j] == rs[i] {
+			j++
+		}
+		if j-i >= 3 {
+			out = append(out, rs[i])
+		} else {
+			out = append(out, rs[i:j]...)
+		}
+		i = j
+	}
+	return string(out)
+}
+
+// deletions returns w and every string made by deleting one rune of it
+// (and, with two, two runes).
+func deletions(w string, two bool) []string {
+	rs := []rune(w)
+	out := []string{w}
+	for i := range rs {
+		d := string(rs[:i]) + string(rs[i+1:])
+		out = append(out, d)
+		if two {
+			drs := []rune(d)
+			for j := i; j < len(drs); j++ {
+				out = append(out, string(drs[:j])+string(drs[j+1:]))
+			}
+		}
+	}
+	return out
+}
+
+// typoDistance is the Levenshtein distance, with one adjacent swap
+// ("teh" for "the") counted as a single edit.
+func typoDistance(a, b string) int {
+	d := levenshtein.ComputeDistance(a, b)
+	if d == 2 && isAdjacentSwap(a, b) {
+		return 1
+	}
+	return d
+}
+
+func isAdjacentSwap(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) != len(rb) {
+		return false
+	}
+	i := 0
+	for i < len(ra) && ra[i] == rb[i] {
+		i++
+	}
+	if i+1 >= len(ra) || ra[i] != rb[i+1] || ra[i+1] != rb[i] {
+		return false
+	}
+	return string(ra[i+2:]) == string(rb[i+2:])
+}
+
+func sameFirst(a, b string) bool {
+	ra, _ := utf8.DecodeRuneInString(a)
+	rb, _ := utf8.DecodeRuneInString(b)
+	return ra == rb
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func isNumber(w string) bool {
+	for _, r := range w {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return w != ""
+}
+
+func equalWords(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func containsID(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
