@@ -601,9 +601,9 @@ func (t *turn) answerAsk(st *flows.Step, text string) {
 		t.skip(st)
 		return
 	}
-	// A question gets its answer before the step is asked again, unless it
-	// is itself a valid answer (free text can be anything).
-	if looksLikeQuestion(text) && st.Validate != flows.ValidateText && t.digress(text) {
+	// A question gets its answer before the step is asked again. Free text
+	// can be anything, so there only a question mark makes it a question.
+	if looksLikeQuestion(text) && (st.Validate != flows.ValidateText || strings.HasSuffix(text, "?")) && t.digress(text) {
 		return
 	}
 	a, problem := t.validate(st, text)
