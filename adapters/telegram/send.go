@@ -97,7 +97,7 @@ func (a *Adapter) call(ctx context.Context, op string, chat int64, p policy, fn 
 			tooMany++
 			wait = d
 			a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.rate_limited", slog.String("op", op),
-				slog.String("chat", a.chatTag(chat)), slog.Duration("retry_after", d))
+				a.chatAttr(chat), slog.Duration("retry_after", d))
 		} else {
 			switch kind, reason := classify(err); kind {
 			case failUnreachable:
@@ -109,7 +109,7 @@ func (a *Adapter) call(ctx context.Context, op string, chat int64, p policy, fn 
 				wait = backoff(transient)
 				transient++
 				a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.retry", slog.String("op", op),
-					slog.String("chat", a.chatTag(chat)), slog.String("error", a.redact(err).Error()))
+					a.chatAttr(chat), slog.String("error", a.redact(err).Error()))
 			default:
 				return fmt.Errorf("telegram: %s: %w", op, a.redact(err))
 			}
@@ -186,7 +186,7 @@ func (a *Adapter) sendReplies(updateID, chat int64, replies []bot.Reply) {
 			return
 		}
 		a.log.LogAttrs(ctx, slog.LevelError, "telegram.send_failed", slog.Int64("update_id", updateID),
-			slog.String("chat", a.chatTag(chat)), slog.String("kind", r.Kind), slog.String("error", err.Error()))
+			a.chatAttr(chat), slog.String("kind", r.Kind), slog.String("error", err.Error()))
 		if kind, _ := classify(err); kind == failTransient || ctx.Err() != nil {
 			return
 		}
@@ -247,7 +247,7 @@ func (a *Adapter) sendMessage(ctx context.Context, chat int64, text string, kb *
 	}
 	err := a.call(ctx, "sendMessage", chat, p, send)
 	if err != nil && params.ParseMode != "" && isParseError(err) {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.formatting_rejected", slog.String("chat", a.chatTag(chat)))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.formatting_rejected", a.chatAttr(chat))
 		params.Text, params.ParseMode = text, ""
 		err = a.call(ctx, "sendMessage", chat, p, send)
 	}
@@ -293,10 +293,10 @@ func (a *Adapter) markUnreachable(ctx context.Context, updateID, chat int64, rea
 	a.unreachable[chat] = true
 	a.mu.Unlock()
 	a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.unreachable", slog.Int64("update_id", updateID),
-		slog.String("chat", a.chatTag(chat)), slog.String("reason", reason))
+		a.chatAttr(chat), slog.String("reason", reason))
 	key := bot.Key{Channel: Channel, ChatID: strconv.FormatInt(chat, 10)}
 	if err := a.h.MarkUnreachable(ctx, key, reason); err != nil && !errors.Is(err, bot.ErrNotFound) {
-		a.log.LogAttrs(ctx, slog.LevelError, "telegram.mark_unreachable_failed", slog.String("chat", a.chatTag(chat)),
+		a.log.LogAttrs(ctx, slog.LevelError, "telegram.mark_unreachable_failed", a.chatAttr(chat),
 			slog.String("error", a.redact(err).Error()))
 		a.mu.Lock()
 		delete(a.unreachable, chat)
@@ -369,11 +369,11 @@ func (a *Adapter) Notify(ctx context.Context, ev bot.Event) error {
 	}
 	a.mu.Unlock()
 	if err == nil {
-		a.log.LogAttrs(ctx, slog.LevelInfo, "telegram.staff_message_sent", slog.String("event_id", ev.ID), slog.String("chat", a.chatTag(chat)))
+		a.log.LogAttrs(ctx, slog.LevelInfo, "telegram.staff_message_sent", slog.String("event_id", ev.ID), a.chatAttr(chat))
 		return nil
 	}
 	a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.staff_message_failed", slog.String("event_id", ev.ID),
-		slog.String("chat", a.chatTag(chat)), slog.String("error", err.Error()))
+		a.chatAttr(chat), slog.String("error", err.Error()))
 	var ue *unreachableError
 	if errors.As(err, &ue) {
 		a.markUnreachable(ctx, 0, chat, ue.reason)
@@ -472,3 +472,16 @@ func (a *Adapter) chatTag(chat int64) string {
 	m.Write([]byte(strconv.FormatInt(chat, 10)))
 	return hex.EncodeToString(m.Sum(nil))[:12]
 }
+
+// chatAttr is the "chat" log attribute; the hash is computed only when the
+// line is written.
+func (a *Adapter) chatAttr(chat int64) slog.Attr {
+	return slog.Any("chat", chatTagValue{a: a, chat: chat})
+}
+
+type chatTagValue struct {
+	a    *Adapter
+	chat int64
+}
+
+func (v chatTagValue) LogValue() slog.Value { return slog.StringValue(v.a.chatTag(v.chat)) }

@@ -189,6 +189,9 @@ func TestPreIntake(t *testing.T) {
 	}
 	e.stop(t)
 	logs := e.logs.String()
+	if !strings.Contains(logs, `"msg":"telegram.turn","update_id":`) || !strings.Contains(logs, `"chat":"`) {
+		t.Errorf("turns not logged with update id and chat hash:\n%s", logs[:min(len(logs), 2000)])
+	}
 	for _, secret := range []string{testToken, "Jordan", "555-0123", "Blue Cross", "panic attacks", strconv.Itoa(chat)} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain %q", secret)
@@ -321,5 +324,46 @@ func TestWebhookWaitsForTurn(t *testing.T) {
 	}
 	if e.store.Conversation(bot.Key{Channel: telegram.Channel, ChatID: "6101"}) == nil {
 		t.Error("answered before the turn was committed")
+	}
+}
+
+// TestTypingWhileSlow: a turn slower than the typing delay shows the
+// typing action before its reply; a fast one costs no extra request.
+func TestTypingWhileSlow(t *testing.T) {
+	api := newFakeAPI(t)
+	e := newEnv(t, api, envOpts{opts: []telegram.Option{telegram.WithTypingDelay(time.Millisecond)}})
+	sawTyping := make(chan bool, 1)
+	e.h.mu.Lock()
+	e.h.before = func(in bot.Inbound) {
+		if in.Text != "slow" {
+			return
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			api.mu.Lock()
+			n, ch := len(api.typing), api.changed
+			api.mu.Unlock()
+			if n > 0 {
+				sawTyping <- true
+				return
+			}
+			select {
+			case <-ch:
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+		sawTyping <- false
+	}
+	e.h.mu.Unlock()
+	e.say(t, 6201, "slow")
+	if !<-sawTyping {
+		t.Fatal("no typing action during a slow turn")
+	}
+
+	fast := newFakeAPI(t)
+	e2 := newEnv(t, fast, envOpts{opts: []telegram.Option{telegram.WithTypingDelay(time.Hour)}})
+	e2.say(t, 6202, "hello")
+	if n := fast.count("sendChatAction"); n != 0 {
+		t.Errorf("%d typing actions for a fast turn", n)
 	}
 }

@@ -72,7 +72,7 @@ func (a *Adapter) process(j job) {
 	defer func() {
 		if r := recover(); r != nil {
 			a.log.LogAttrs(context.Background(), slog.LevelError, "telegram.panic",
-				slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(j.chat)))
+				slog.Int64("update_id", u.ID), a.chatAttr(j.chat))
 		}
 		a.committed(u.ID)
 		if a.afterUpdate != nil {
@@ -81,7 +81,7 @@ func (a *Adapter) process(j job) {
 	}()
 	if a.workCtx.Err() != nil {
 		a.log.LogAttrs(context.Background(), slog.LevelWarn, "telegram.update_abandoned",
-			slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(j.chat)))
+			slog.Int64("update_id", u.ID), a.chatAttr(j.chat))
 		return
 	}
 	switch {
@@ -261,15 +261,15 @@ func (a *Adapter) turn(u *models.Update, chat int64, in bot.Inbound, after func(
 	a.committed(u.ID)
 	switch {
 	case errors.Is(err, bot.ErrDuplicate):
-		a.log.LogAttrs(a.workCtx, slog.LevelInfo, "telegram.duplicate", slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(chat)))
+		a.log.LogAttrs(a.workCtx, slog.LevelInfo, "telegram.duplicate", slog.Int64("update_id", u.ID), a.chatAttr(chat))
 		return
 	case err != nil:
 		// The output still holds what the person must hear.
 		a.log.LogAttrs(a.workCtx, slog.LevelError, "telegram.turn_failed", slog.Int64("update_id", u.ID),
-			slog.String("chat", a.chatTag(chat)), slog.String("error", a.redact(err).Error()))
+			a.chatAttr(chat), slog.String("error", a.redact(err).Error()))
 	default:
 		a.log.LogAttrs(a.workCtx, slog.LevelDebug, "telegram.turn", slog.Int64("update_id", u.ID),
-			slog.String("chat", a.chatTag(chat)), slog.Int("replies", len(out.Replies)))
+			a.chatAttr(chat), slog.Int("replies", len(out.Replies)))
 	}
 	if after == nil {
 		a.sendReplies(u.ID, chat, out.Replies)
@@ -318,7 +318,7 @@ func (a *Adapter) sendTyping(chat int64) {
 	defer cancel()
 	_, err := a.tg.SendChatAction(ctx, &tgbot.SendChatActionParams{ChatID: chat, Action: models.ChatActionTyping})
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelDebug, "telegram.typing_failed", slog.String("chat", a.chatTag(chat)), slog.String("error", a.redact(err).Error()))
+		a.log.LogAttrs(ctx, slog.LevelDebug, "telegram.typing_failed", a.chatAttr(chat), slog.String("error", a.redact(err).Error()))
 	}
 }
 
@@ -352,7 +352,7 @@ func (a *Adapter) markChosen(u *models.Update, m *models.Message, data string) {
 	}
 	if err != nil && !isNotModified(err) {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.mark_choice_failed", slog.Int64("update_id", u.ID),
-			slog.String("chat", a.chatTag(m.Chat.ID)), slog.String("error", err.Error()))
+			a.chatAttr(m.Chat.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -370,10 +370,10 @@ func (a *Adapter) noticeGroup(u *models.Update, chat int64) {
 	}
 	a.told[chat] = true
 	a.mu.Unlock()
-	a.log.LogAttrs(a.workCtx, slog.LevelInfo, "telegram.group_notice", slog.Int64("update_id", u.ID), slog.String("chat", a.chatTag(chat)))
+	a.log.LogAttrs(a.workCtx, slog.LevelInfo, "telegram.group_notice", slog.Int64("update_id", u.ID), a.chatAttr(chat))
 	if err := a.sendText(a.workCtx, chat, a.groupNotice, nil, policy{transient: 2, tooMany: 2}, nil); err != nil {
 		a.log.LogAttrs(a.workCtx, slog.LevelWarn, "telegram.send_failed", slog.Int64("update_id", u.ID),
-			slog.String("chat", a.chatTag(chat)), slog.String("error", err.Error()))
+			a.chatAttr(chat), slog.String("error", err.Error()))
 	}
 }
 
@@ -383,5 +383,5 @@ const maxRemembered = 10000
 
 func (a *Adapter) ignored(u *models.Update, chat int64, why string) {
 	a.log.LogAttrs(a.workCtx, slog.LevelDebug, "telegram.ignored", slog.Int64("update_id", u.ID),
-		slog.String("chat", a.chatTag(chat)), slog.String("kind", why))
+		a.chatAttr(chat), slog.String("kind", why))
 }
