@@ -299,7 +299,7 @@ func init() {
 	hi hello hey hiya yo ok okay oh um uh hmm well
 	im ive id ill youre youve youll theyre thats theres heres whos
 	dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent hasnt
-	all think thinking thought guess
+	all think thinking thought guess while whole anyway anyways exactly though
 	get gets getting got gonna wanna gotta like know let lets tell
 	wondering wonder wondered curious question questions
 	one thing things something anything stuff kind sort lot lots bit
