@@ -78,13 +78,16 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	var readiness []readyCheck
 	readiness = append(readiness, readyCheck{"database", func(ctx context.Context) error { return st.DB().PingContext(ctx) }})
 
+	// Staff messages go to the participant's own channel.
+	participants := channelRouter{}
+	dispatcher.Register(bot.EventStaffMessage, participants)
 	var tg *telegram.Adapter
 	if cfg.telegramOn {
 		tg, err = telegram.New(cfg.telegram, handler, telegram.WithLogger(log), telegram.WithChoiceIDs(telegram.ChoiceIDs(spec)...))
 		if err != nil {
 			return usageError{fmt.Errorf("serve: %w", err)}
 		}
-		dispatcher.Register(bot.EventStaffMessage, tg)
+		participants["telegram"] = tg
 		if p := cfg.telegram.WebhookPath(); p != "" {
 			mux.Handle("POST "+p, tg.WebhookHandler())
 		}
@@ -174,6 +177,22 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	log.Info("serve: stopped")
 	return err
+}
+
+// channelRouter delivers a message for a participant through the adapter
+// of the participant's channel (Data["channel"]).
+type channelRouter map[string]bot.Notifier
+
+// Notify implements bot.Notifier. An event for a channel this process does
+// not serve stays in the outbox for a process that does (a temporary
+// error), until the dispatcher's bound of attempts.
+func (r channelRouter) Notify(ctx context.Context, ev bot.Event) error {
+	ch, _ := ev.Data["channel"].(string)
+	n, ok := r[ch]
+	if !ok {
+		return fmt.Errorf("no adapter for channel %q in this process", ch)
+	}
+	return n.Notify(ctx, ev)
 }
 
 type readyCheck struct {
