@@ -59,9 +59,10 @@ type MatchResult struct {
 // closest word of its questions and keywords (Levenshtein distance, an
 // adjacent swap counted as one edit); words are stemmed (Snowball English);
 // synonyms and IOP abbreviations are mapped onto the FAQ's own words,
-// matching on stems so "successful" finds a synonym written as "success";
-// stop words are dropped; adjacent words also form two-word terms, so
-// "group therapy" weighs more than "group" and "therapy" apart.
+// regardless of inflection ("weeks" finds a synonym written "week"); stop
+// words are dropped and everyday words ("part", "help") weigh less; adjacent
+// words also form two-word terms, so "group therapy" weighs more than
+// "group" and "therapy" apart.
 //
 // An entry's score blends the best cosine similarity against one of its
 // example questions, keywords or title, the share of the message that the
@@ -78,8 +79,8 @@ type Matcher struct {
 	suggest float64
 	margin  float64
 
-	// terms maps a stem, or two stems joined by a space, to its term id;
-	// idf is indexed by term id.
+	// terms maps a stem, or a pair of stems (pairKey), to its term id; idf
+	// is indexed by term id.
 	terms      map[string]int32
 	idf        []float64
 	unknownIDF float64
@@ -99,8 +100,8 @@ type Matcher struct {
 	freq    []int
 	deletes map[string][]int32
 
-	// synonyms by the stem (or, for a stop word, the word) the phrase
-	// starts with, longest phrase first.
+	// synonyms by the uninflected first word of the phrase (see tok.light),
+	// longest phrase first.
 	synonyms map[string][]synRule
 
 	// Documents are example questions, keywords and titles; docEntry is the
@@ -139,9 +140,10 @@ type synRule struct {
 	to   []tok
 }
 
-// Scoring constants. The thresholds that decide answer, suggest or abstain
-// live in flows.yaml (matching:); these shape the score itself.
-var (
+// Scoring constants, tuned on the paraphrase and out-of-scope test sets.
+// The thresholds that decide answer, suggest or abstain live in flows.yaml
+// (matching:); these shape the score itself.
+const (
 	// An entry's score blends three similarities: the best cosine against
 	// one of its documents (weightBest), the share of the message's weight
 	// that its questions, keywords and title cover (weightCover), and the
@@ -594,9 +596,10 @@ func (m *Matcher) synonymize(toks []tok) []tok {
 	for i := 0; i < len(toks); i++ {
 		var hit *synRule
 		for _, key := range [2]string{toks[i].light, toks[i].lightE} {
-			for _, r := range m.synonyms[key] {
-				if i+len(r.from) <= len(toks) && phraseAt(toks[i:], r.from) {
-					hit = &r
+			rules := m.synonyms[key]
+			for j := range rules {
+				if i+len(rules[j].from) <= len(toks) && phraseAt(toks[i:], rules[j].from) {
+					hit = &rules[j]
 					break
 				}
 			}
@@ -680,10 +683,9 @@ func phraseAt(toks, phrase []tok) bool {
 	return true
 }
 
-// content returns the stems of the tokens that are not stop words, and
-// whether each was a typo correction.
+// content keeps the tokens that are not stop words, in place.
 func content(toks []tok) []tok {
-	out := toks[:0:0]
+	out := toks[:0]
 	for _, t := range toks {
 		if !t.stop {
 			out = append(out, t)
@@ -795,8 +797,8 @@ func (m *Matcher) correct(w string) (string, bool) {
 		limit = 2
 	}
 	best, bestD, bestF := -1, limit+1, 0
-	for _, k := range deletions(w, n >= 8) {
-		for _, i := range m.deletes[k] {
+	m.deletionHits(w, n >= 8, func(ids []int32) {
+		for _, i := range ids {
 			v := m.vocab[i]
 			// People rarely mistype the first letter; requiring it keeps
 			// unrelated words ("iphone") from becoming FAQ words ("phone").
@@ -811,7 +813,7 @@ func (m *Matcher) correct(w string) (string, bool) {
 				best, bestD, bestF = int(i), d, m.freq[i]
 			}
 		}
-	}
+	})
 	if best < 0 {
 		return "", false
 	}
@@ -819,10 +821,12 @@ func (m *Matcher) correct(w string) (string, bool) {
 }
 
 // Match scores text against every entry and decides: Answer when the best
-// entry scores at least matching.answer and leads the runner-up by at least
-// matching.margin; Suggest (the best two or three) when it scores at least
-// matching.suggest; Abstain otherwise, or when the text has no words the FAQ
-// knows. Candidates are best first, with scores in 0..1.
+// entry scores at least matching.answer, leads the runner-up by at least
+// matching.margin and shares a topic word with the text (not only everyday
+// words or numbers); Suggest (the best one to three, those within half of
+// the best score) when it scores at least matching.suggest; Abstain
+// otherwise, or when the text has no word the FAQ knows. Candidates are best
+// first, with scores in 0..1.
 func (m *Matcher) Match(text string) MatchResult {
 	q := m.analyze(text)
 	var qn float64
@@ -982,6 +986,34 @@ func shrinkRuns(w string) string {
 
 // deletions returns w and every string made by deleting one rune of it
 // (and, with two, two runes).
+// deletionHits calls visit with the vocabulary ids indexed under w and
+// under each of its deletions, without building the deleted strings for an
+// ASCII word (a map lookup with string(bytes) does not allocate).
+func (m *Matcher) deletionHits(w string, two bool, visit func(ids []int32)) {
+	if !isASCII(w) {
+		for _, k := range deletions(w, two) {
+			visit(m.deletes[k])
+		}
+		return
+	}
+	var arr [64]byte
+	buf := arr[:0]
+	visit(m.deletes[w])
+	for i := 0; i < len(w); i++ {
+		buf = append(append(buf[:0], w[:i]...), w[i+1:]...)
+		visit(m.deletes[string(buf)])
+		if !two {
+			continue
+		}
+		one := len(buf)
+		for j := i; j < one; j++ {
+			buf = append(append(buf[:one], buf[:j]...), buf[j+1:one]...)
+			visit(m.deletes[string(buf[one:])])
+		}
+		buf = buf[:one]
+	}
+}
+
 func deletions(w string, two bool) []string {
 	rs := []rune(w)
 	out := []string{w}
