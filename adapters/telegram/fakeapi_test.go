@@ -221,6 +221,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if form.Get("timeout") == "" {
+		// The form was cut off: the client gave up mid-request, and the
+		// server would not notice it leave while this handler waits.
+		writeErr(w, &apiError{Status: 400, Desc: "Bad Request: no timeout"})
+		return
+	}
 	offset := atoi64(form.Get("offset"))
 	if au := form.Get("allowed_updates"); au != "" {
 		var list []string
@@ -228,7 +234,7 @@ func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, form url.Va
 			f.tb.Errorf("fake api: allowed_updates %q: %v", au, err)
 		}
 	}
-	wait := time.NewTimer(5 * time.Second)
+	wait := time.NewTimer(time.Second)
 	defer wait.Stop()
 	// The offset confirms every update before it when the request
 	// arrives, as on Telegram; a request that waits never confirms more.
