@@ -612,9 +612,6 @@ func (t *turn) answerAsk(st *flows.Step, text string) {
 		t.advance(st, "")
 		return
 	}
-	if t.digress(text) {
-		return
-	}
 	t.invalid(st, problem)
 }
 
@@ -652,7 +649,10 @@ func (t *turn) answerChoose(st *flows.Step, text string) {
 		t.chooseChoice(st, c.ID)
 		return
 	}
-	if t.digress(text) {
+	// A question is answered first; other free text is the "other" answer
+	// when the step has one, so what a person describes in their own
+	// words is recorded rather than taken for a question.
+	if looksLikeQuestion(text) && t.digress(text) {
 		return
 	}
 	if st.Other != "" && !looksLikeQuestion(text) && len([]rune(text)) >= 3 {
@@ -665,6 +665,9 @@ func (t *turn) answerChoose(st *flows.Step, text string) {
 			t.setAnswer(st, Answer{Value: c.ID, Display: c.Label + " (" + truncateRunes(text, 200) + ")", Other: truncateRunes(text, 200)})
 		}
 		t.advance(st, st.Other)
+		return
+	}
+	if t.digress(text) {
 		return
 	}
 	t.invalid(st, t.spec.Messages.InvalidChoice)

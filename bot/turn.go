@@ -733,7 +733,10 @@ func (t *turn) intent(text string) string {
 					continue
 				}
 			default:
-				if words > n+2 {
+				// Only the phrase and a few filler words: "thank you so
+				// much" thanks, but "help with cost" and "payment options"
+				// are questions.
+				if words > n && !onlyFillers(norm, sp) {
 					continue
 				}
 			}
@@ -742,6 +745,22 @@ func (t *turn) intent(text string) string {
 		}
 	}
 	return best
+}
+
+// fillers are words that may surround a short intent phrase.
+var fillers = map[string]bool{"there": true, "please": true, "bot": true, "again": true, "everyone": true,
+	"all": true, "you": true, "so": true, "much": true, "a": true, "lot": true, "ok": true, "okay": true,
+	"me": true, "oh": true, "well": true, "very": true, "folks": true, "now": true, "show": true, "the": true}
+
+// onlyFillers reports whether norm is phrase with only filler words around it.
+func onlyFillers(norm, phrase string) bool {
+	rest := strings.Replace(norm, " "+phrase+" ", " ", 1)
+	for _, w := range strings.Fields(rest) {
+		if !fillers[w] {
+			return false
+		}
+	}
+	return true
 }
 
 // intentRank orders intents when a message holds several: "are you a real
