@@ -573,3 +573,62 @@ func TestStoreOutage(t *testing.T) {
 		t.Errorf("after the outage: %q", got)
 	}
 }
+
+// TestUnreadableUpdates: updates carrying values the library cannot decode
+// (types Telegram added later) do not stop polling: the bad field is
+// dropped and the rest is answered, or the update is ignored; the same in
+// webhook mode.
+func TestUnreadableUpdates(t *testing.T) {
+	future := map[string]any{"type": "future_origin", "date": 1}
+	forwarded := textMsg(9901, "what is IOP?")
+	forwarded["message"].(map[string]any)["forward_origin"] = future
+	member := memberUpdate(9902, "private", "future_status")
+
+	t.Run("polling", func(t *testing.T) {
+		api := newFakeAPI(t)
+		e := newEnv(t, api, envOpts{})
+		e.say(t, 9903, "/start")
+		menu := api.last(t, 9903)
+		tap := api.callback(&menu, "menu")
+		tap["callback_query"].(map[string]any)["message"].(map[string]any)["forward_origin"] = future
+		ids := []int64{api.push(forwarded), api.push(member), api.push(tap), api.push(textMsg(9904, "hello"))}
+		e.processed(t, ids...)
+		if len(api.messages(9901)) == 0 || len(api.messages(9904)) == 0 {
+			t.Errorf("replies: chat 9901 %d, chat 9904 %d", len(api.messages(9901)), len(api.messages(9904)))
+		}
+		if got := lastInbound(e, "9903").Choice; got != "menu" {
+			t.Errorf("the repaired button press gave choice %q", got)
+		}
+		if !strings.Contains(e.logs.String(), "telegram.update_repaired") {
+			t.Error("repair not logged")
+		}
+	})
+	t.Run("webhook", func(t *testing.T) {
+		api := newFakeAPI(t)
+		e := newEnv(t, api, envOpts{cfg: func(c *telegram.Config) {
+			c.WebhookURL, c.WebhookSecret = "https://bot.example.org/hook", "secret"
+		}})
+		srv := httptest.NewServer(e.ad.WebhookHandler())
+		defer srv.Close()
+		for i, body := range [][]byte{updateJSON(t, 1, forwarded), updateJSON(t, 2, member), []byte(`[1,2]`), []byte(`{"message":{}}`)} {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(string(body)))
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "secret")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusOK
+			if i >= 2 {
+				want = http.StatusBadRequest
+			}
+			if resp.StatusCode != want {
+				t.Errorf("body %d: status %d, want %d", i, resp.StatusCode, want)
+			}
+		}
+		e.processed(t, 1, 2)
+		if len(api.messages(9901)) == 0 {
+			t.Error("no reply to the repaired update")
+		}
+	})
+}

@@ -16,9 +16,9 @@ package telegram
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -337,7 +337,7 @@ func New(cfg Config, h Handler, opts ...Option) (*Adapter, error) {
 		a.client = &http.Client{Timeout: a.pollTimeout + 15*time.Second}
 	}
 	tgOpts := []tgbot.Option{
-		tgbot.WithHTTPClient(a.pollTimeout, a.client),
+		tgbot.WithHTTPClient(a.pollTimeout, tolerantClient{next: a.client, onFix: a.repaired}),
 		tgbot.WithDefaultHandler(a.receive),
 		// One library worker calling receive in its own goroutine, and no
 		// buffer: an update leaves the library only into our queue.
@@ -535,11 +535,19 @@ func (a *Adapter) WebhookHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 		var u models.Update
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxWebhookBody)).Decode(&u); err != nil {
+		repaired := false
+		if err == nil {
+			repaired, err = decodeUpdate(body, &u)
+		}
+		if err != nil {
 			a.log.LogAttrs(r.Context(), slog.LevelWarn, "telegram.webhook_bad_body")
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
+		}
+		if repaired {
+			a.repaired(u.ID)
 		}
 		a.mu.Lock()
 		if a.stopped {
@@ -575,6 +583,12 @@ func (a *Adapter) WebhookHandler() http.Handler {
 		a.committed(u.ID)
 		w.WriteHeader(http.StatusOK)
 	})
+}
+
+// repaired logs an update that had to be repaired to be read (see
+// tolerantClient).
+func (a *Adapter) repaired(id int64) {
+	a.log.LogAttrs(context.Background(), slog.LevelWarn, "telegram.update_repaired", slog.Int64("update_id", id))
 }
 
 // committed releases the webhook requests waiting for update id: its turn
