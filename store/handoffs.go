@@ -18,7 +18,8 @@ const OutcomeDeleted = "deleted by participant"
 
 // ErrTransition reports a handoff status change that is not allowed: a
 // status can only move forward, new → claimed → contacted → closed (steps
-// may be skipped), and a closed handoff stays closed.
+// may be skipped), and a closed handoff stays closed until ReopenHandoff
+// (store/staff.go) reopens it.
 var ErrTransition = errors.New("handoff status cannot move back")
 
 // HandoffRecord is a handoff with what staff did with it.
