@@ -356,6 +356,13 @@ func TestNotify(t *testing.T) {
 				t.Errorf("err = %v, want permanent", err)
 			}
 		}, 1},
+		{"unreadable result", staffEvent("e9", "9209", "hello"), func(string, url.Values) *apiError {
+			return &apiError{Status: 200, Raw: `{"ok":true,"result":{"message_id":1,"date":1,"chat":{"id":9209,"type":"private"},"forward_origin":{"type":"future"}}}`}
+		}, func(t *testing.T, err error) {
+			if err != nil {
+				t.Errorf("err = %v, want nil: Telegram took the message", err)
+			}
+		}, 1},
 		{"other type", bot.Event{ID: "e6", Type: bot.EventHandoff, Data: map[string]any{"channel": "telegram", "chat_id": "9206", "text": "x"}}, nil, func(t *testing.T, err error) {
 			if !errors.Is(err, bot.ErrPermanent) || !errors.Is(err, telegram.ErrBadEvent) {
 				t.Errorf("err = %v", err)

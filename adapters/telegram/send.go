@@ -89,6 +89,13 @@ func (a *Adapter) call(ctx context.Context, op string, chat int64, p policy, fn 
 		if ctx.Err() != nil {
 			return fmt.Errorf("telegram: %s: %w", op, ctx.Err())
 		}
+		if strings.Contains(err.Error(), resultMarker) {
+			// Telegram answered ok; only the library could not read the
+			// result, which the adapter does not use. Retrying would send
+			// the message twice.
+			a.log.LogAttrs(ctx, slog.LevelWarn, "telegram.result_unreadable", slog.String("op", op), a.chatAttr(chat))
+			return nil
+		}
 		var wait time.Duration
 		if d, ok := RetryAfter(err); ok {
 			if tooMany >= p.tooMany {
@@ -416,6 +423,10 @@ type redactedError struct {
 	err   error
 	token string
 }
+
+// resultMarker starts the library's error for an ok answer whose result
+// it could not decode.
+const resultMarker = "error decode response result for method "
 
 // bodyMarker starts the library's error for a response that is not JSON;
 // the body follows the method name.
