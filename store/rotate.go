@@ -39,6 +39,7 @@ var sealedColumns = []sealedColumn{
 	{"transcript", "id", "body_enc", "conversation_id", transcriptAAD},
 	{"intakes", "id", "body_enc", "id", intakeAAD},
 	{"handoffs", "id", "outcome_enc", "id", outcomeAAD},
+	{"handoffs", "id", "category_enc", "id", categoryAAD},
 	{"outbox", "id", "payload_enc", "id", payloadAAD},
 }
 

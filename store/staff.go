@@ -34,6 +34,9 @@ type Alert struct {
 	// Repeats counts the crisis messages this alert stands for (1 for the
 	// first; repeats within the engine's alert window update the alert).
 	Repeats int
+	// Category is the crisis category id of the latest crisis message, if
+	// any.
+	Category string
 }
 
 // HandoffAlert returns the alert state of handoff id, or bot.ErrNotFound.
@@ -44,8 +47,9 @@ func (s *Store) HandoffAlert(ctx context.Context, id string) (Alert, error) {
 		AckedBy  sql.NullString `db:"acked_by"`
 		Realerts int            `db:"realerts"`
 		Repeats  int            `db:"repeats"`
+		Category []byte         `db:"category_enc"`
 	}
-	err := s.db.GetContext(ctx, &r, s.q(`SELECT alert_due_at, acked_at, acked_by, realerts, repeats FROM handoffs WHERE id = ?`), id)
+	err := s.db.GetContext(ctx, &r, s.q(`SELECT alert_due_at, acked_at, acked_by, realerts, repeats, category_enc FROM handoffs WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Alert{}, fmt.Errorf("store: alert of handoff %s: %w", id, bot.ErrNotFound)
 	}
@@ -58,6 +62,16 @@ func (s *Store) HandoffAlert(ctx context.Context, id string) (Alert, error) {
 	}
 	if r.Acked.Valid {
 		a.Acked = fromMicros(r.Acked.Int64)
+	}
+	if r.Category != nil {
+		if err := s.needKeys(); err != nil {
+			return a, fmt.Errorf("store: alert of handoff %s: %w", id, err)
+		}
+		pt, err := s.open(r.Category, categoryAAD(id))
+		if err != nil {
+			return a, err
+		}
+		a.Category = string(pt)
 	}
 	return a, nil
 }
@@ -78,12 +92,30 @@ func (s *Store) ArmAlert(ctx context.Context, id string, due time.Time) error {
 	})
 }
 
-// CountRepeats records that the alert of handoff id stands for n crisis
-// messages (never lowering the count: deliveries can arrive out of order).
-func (s *Store) CountRepeats(ctx context.Context, id string, n int) error {
+func categoryAAD(id string) string { return "handoffs.category/" + id }
+
+// NoteCrisis records what the alert of handoff id stands for: count crisis
+// messages (never lowering it: deliveries can arrive out of order) and the
+// crisis category, sealed (it is health information; a deletion clears
+// it), when one is given. It returns bot.ErrNotFound for an unknown
+// handoff.
+func (s *Store) NoteCrisis(ctx context.Context, id string, count int, category string) error {
+	if err := s.needKeys(); err != nil {
+		return fmt.Errorf("store: note crisis of handoff %s: %w", id, err)
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE handoffs SET repeats = CASE WHEN repeats < ? THEN ? ELSE repeats END WHERE id = ?`), n, n, id); err != nil {
-			return fmt.Errorf("store: count repeats of handoff %s: %w", id, err)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE handoffs SET repeats = CASE WHEN repeats < ? THEN ? ELSE repeats END WHERE id = ?`), count, count, id)
+		if err != nil {
+			return fmt.Errorf("store: note crisis of handoff %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("store: note crisis of handoff %s: %w", id, bot.ErrNotFound)
+		}
+		if category == "" {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE handoffs SET category_enc = ? WHERE id = ?`), s.seal([]byte(category), categoryAAD(id)), id); err != nil {
+			return fmt.Errorf("store: note crisis of handoff %s: %w", id, err)
 		}
 		return nil
 	})

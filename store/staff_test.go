@@ -101,14 +101,17 @@ func TestAlerts(t *testing.T) {
 		if took, _ := s.TakeRealert(ctx, "handoff-1", due, next); took {
 			t.Fatal("a second taker got the same re-alert")
 		}
-		if err := s.CountRepeats(ctx, "handoff-1", 3); err != nil {
+		if err := s.NoteCrisis(ctx, "handoff-1", 3, "suicide"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CountRepeats(ctx, "handoff-1", 2); err != nil {
+		if err := s.NoteCrisis(ctx, "handoff-1", 2, ""); err != nil {
 			t.Fatal(err)
+		}
+		if err := s.NoteCrisis(ctx, "nope", 2, ""); !errors.Is(err, bot.ErrNotFound) {
+			t.Fatalf("note unknown: %v", err)
 		}
 		a, _ := s.HandoffAlert(ctx, "handoff-1")
-		if !a.Due.Equal(next) || a.Realerts != 1 || a.Repeats != 3 || !a.Acked.IsZero() {
+		if !a.Due.Equal(next) || a.Realerts != 1 || a.Repeats != 3 || !a.Acked.IsZero() || a.Category != "suicide" {
 			t.Fatalf("alert = %+v", a)
 		}
 		if ok, err := s.AckHandoff(ctx, "handoff-1", "U7"); !ok || err != nil {
@@ -132,6 +135,19 @@ func TestAlerts(t *testing.T) {
 		}
 		if n := count(t, s, "audit", "action = ? AND subject = ?", "handoff.acknowledge", "handoff-1"); n != 1 {
 			t.Fatalf("%d acknowledge audit entries", n)
+		}
+		// The category is sealed, and a deletion clears it.
+		if n := count(t, s, "handoffs", "category_enc IS NOT NULL"); n != 1 {
+			t.Fatalf("%d sealed categories", n)
+		}
+		err = s.Turn(ctx, chat, "2", func(c *bot.Conversation) (*bot.Changes, error) {
+			return &bot.Changes{Conversation: &bot.Conversation{Key: chat}, Delete: true}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := s.HandoffAlert(ctx, "handoff-1"); a.Category != "" {
+			t.Fatalf("category after deletion: %q", a.Category)
 		}
 	})
 }

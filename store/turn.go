@@ -477,6 +477,7 @@ func (s *Store) erase(ctx context.Context, tx *sqlx.Tx, row *convRow, now time.T
 		}
 	}
 	for _, q := range []string{
+		`UPDATE handoffs SET category_enc = NULL WHERE conversation_id = ?`,
 		`DELETE FROM transcript WHERE conversation_id = ?`,
 		`DELETE FROM consents WHERE conversation_id = ?`,
 		`DELETE FROM intakes WHERE conversation_id = ?`,
