@@ -461,8 +461,12 @@ func (a *Adapter) redact(err error) error {
 }
 
 // libraryError logs the library's own errors (a failed getUpdates), with
-// the token removed.
+// the token and any response body removed. A batch of updates the library
+// could not decode arms the repair of the next one (see tolerantClient).
 func (a *Adapter) libraryError(err error) {
+	if strings.Contains(err.Error(), getUpdatesUnreadable) {
+		a.repairNext.Store(true)
+	}
 	a.log.LogAttrs(context.Background(), slog.LevelWarn, "telegram.library_error", slog.String("error", a.redact(err).Error()))
 }
 

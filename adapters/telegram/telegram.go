@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -274,6 +275,8 @@ type Adapter struct {
 	told        map[int64]bool
 	notified    map[string]int
 	delivered   map[string]struct{}
+	// repairNext asks for the next getUpdates batch to be repaired.
+	repairNext atomic.Bool
 	// waiters are webhook requests waiting for their update's turn.
 	waiters map[int64][]chan struct{}
 }
@@ -337,7 +340,7 @@ func New(cfg Config, h Handler, opts ...Option) (*Adapter, error) {
 		a.client = &http.Client{Timeout: a.pollTimeout + 15*time.Second}
 	}
 	tgOpts := []tgbot.Option{
-		tgbot.WithHTTPClient(a.pollTimeout, tolerantClient{next: a.client, onFix: a.repaired}),
+		tgbot.WithHTTPClient(a.pollTimeout, tolerantClient{next: a.client, armed: &a.repairNext, onFix: a.repaired}),
 		tgbot.WithDefaultHandler(a.receive),
 		// One library worker calling receive in its own goroutine, and no
 		// buffer: an update leaves the library only into our queue.

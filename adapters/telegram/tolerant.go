@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/go-telegram/bot/models"
 )
@@ -16,15 +17,21 @@ import (
 // reaction or chat member status answers "unsupported ... type"). One such
 // update would fail the batch, and since the offset then never advances,
 // polling would fetch the same batch forever: the bot would go silent for
-// everyone. tolerantClient sits between the library and the network and
-// repairs such updates before the library sees them: a field that does not
-// decode is dropped (the rest of the message still counts: its text is
-// answered), and an update that still does not decode is reduced to its
-// id, which the adapter ignores.
+// everyone. tolerantClient sits between the library and the network; when
+// the library reported such a failure (armed), it repairs the next batch
+// before the library sees it: a field that does not decode is dropped (the
+// rest of the message still counts: its text is answered), and an update
+// that still does not decode is reduced to its id, which the adapter
+// ignores. Batches that decode pass through untouched, at no cost.
 type tolerantClient struct {
 	next  HTTPClient
+	armed *atomic.Bool
 	onFix func(updateID int64)
 }
+
+// getUpdatesUnreadable is in the library's error for a getUpdates answer
+// whose updates it could not decode.
+const getUpdatesUnreadable = "error decode response result for method getUpdates"
 
 // maxUpdatesBody bounds a getUpdates body read for repair (100 updates of
 // at most a few kilobytes each, with a wide margin).
@@ -32,9 +39,10 @@ const maxUpdatesBody = 64 << 20
 
 func (c tolerantClient) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(req.URL.Path, "/getUpdates") {
+	if err != nil || resp.StatusCode != http.StatusOK || !c.armed.Load() || !strings.HasSuffix(req.URL.Path, "/getUpdates") {
 		return resp, err
 	}
+	c.armed.Store(false)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpdatesBody))
 	resp.Body.Close()
 	if err != nil {
