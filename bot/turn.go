@@ -241,6 +241,11 @@ func (t *turn) consented() bool {
 // one urgent alert for staff per window, updated on repeats.
 func (t *turn) crisis(hit flows.Hit) {
 	t.replies = append(t.replies, t.e.crisisReply())
+	if t.st.Welcomed.IsZero() {
+		// The crisis reply says it is an automated assistant; the welcome
+		// must not follow it into the person's next turn.
+		t.st.Welcomed = t.now
+	}
 	t.emit(EventCrisis, false, map[string]any{"category": hit.Category, "rule": hit.Rule})
 	if t.st.Mode == ModeHuman {
 		t.emit(EventRelay, true, map[string]any{"text": t.in.Text, "crisis": true, "category": hit.Category})
@@ -285,10 +290,24 @@ func (t *turn) urgentAlert(reason string, extra map[string]any) {
 // crisis reply.
 func (t *turn) paused() {
 	s := t.spec.Safety
-	switch t.in.Choice {
+	choice := t.in.Choice
+	if choice == "" {
+		// A typed button label, or /human, is the same choice.
+		switch typed := simplify(t.in.Text); {
+		case typed == simplify(s.Buttons.Staff) || typed == "human" || t.intent(t.in.Text) == "human":
+			choice = ChoiceCrisisStaff
+		case typed == simplify(s.Buttons.Safe):
+			choice = ChoiceCrisisSafe
+		case typed == simplify(s.Buttons.Resources):
+			choice = ChoiceCrisisMore
+		}
+	}
+	switch choice {
 	case ChoiceCrisisStaff:
 		t.st.Mode = ModeBot
 		t.st.HumanAskedAt = t.now
+		// Staff learn that the person asked for them, on the urgent alert.
+		t.urgentAlert(ReasonCrisis, map[string]any{"staff_requested": true})
 		t.sayKind(s.Staff, KindCrisis)
 		if t.st.Flow != "" {
 			t.offerResume()
