@@ -28,6 +28,7 @@ type Engine struct {
 	longAfter time.Duration
 	humanGap  time.Duration
 	loc       *time.Location
+	intents   []intentPhrases
 }
 
 // Option configures an Engine.
@@ -75,6 +76,7 @@ func New(spec *flows.Spec, store Store, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.intents = compileIntents(spec.Intents)
 	return e
 }
 
@@ -247,8 +249,9 @@ func (e *Engine) crisisReply() Reply {
 }
 
 // MarkUnreachable records that the channel refuses messages to the chat
-// (the person blocked the bot) and reports it to staff once. It returns
-// ErrNotFound when no conversation exists for key... it creates none.
+// (the person blocked the bot) and reports it to staff once. It returns an
+// error wrapping ErrNotFound, and creates nothing, when no conversation
+// exists for key.
 func (e *Engine) MarkUnreachable(ctx context.Context, key Key, reason string) error {
 	err := e.store.Turn(ctx, key, "", func(conv *Conversation) (*Changes, error) {
 		if conv.Version == 0 {

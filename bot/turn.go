@@ -729,25 +729,15 @@ func (t *turn) actionChoice(action string) (Choice, bool) {
 // long is IOP?" is still a question.
 func (t *turn) intent(text string) string {
 	norm := " " + simplify(text) + " "
-	words := len(strings.Fields(norm))
-	best, bestRank := "", len(intentRank)+1
-	for _, in := range t.spec.Intents {
-		rank, ranked := intentRank[in.ID]
-		if !ranked {
-			rank = len(intentRank)
-		}
-		if rank >= bestRank {
-			continue
-		}
-		for _, p := range in.Phrases {
-			sp := simplify(p)
-			if sp == "" || !strings.Contains(norm, " "+sp+" ") {
+	words := strings.Count(norm, " ") - 1
+	for _, in := range t.e.intents {
+		for _, p := range in.phrases {
+			if !strings.Contains(norm, p.padded) {
 				continue
 			}
-			n := len(strings.Fields(sp))
-			switch in.ID {
+			switch in.id {
 			case "human", "bot", "delete":
-				if t.st.Flow != "" && in.ID == "human" && words > n+4 {
+				if t.st.Flow != "" && in.id == "human" && words > p.words+4 {
 					// A long answer mid-flow that mentions a person is an answer.
 					continue
 				}
@@ -755,15 +745,49 @@ func (t *turn) intent(text string) string {
 				// Only the phrase and a few filler words: "thank you so
 				// much" thanks, but "help with cost" and "payment options"
 				// are questions.
-				if words > n && !onlyFillers(norm, sp) {
+				if words > p.words && !onlyFillers(norm, p.padded) {
 					continue
 				}
 			}
-			best, bestRank = in.ID, rank
-			break
+			return in.id
 		}
 	}
-	return best
+	return ""
+}
+
+// intentPhrases are an intent's phrases, simplified once when the engine
+// is built.
+type intentPhrases struct {
+	id      string
+	phrases []intentPhrase
+}
+
+type intentPhrase struct {
+	padded string // " phrase words "
+	words  int
+}
+
+// compileIntents simplifies every phrase and orders the intents by
+// intentRank, so the first intent that matches wins.
+func compileIntents(in []flows.Intent) []intentPhrases {
+	out := make([]intentPhrases, 0, len(in))
+	for _, i := range in {
+		ip := intentPhrases{id: i.ID}
+		for _, p := range i.Phrases {
+			if sp := simplify(p); sp != "" {
+				ip.phrases = append(ip.phrases, intentPhrase{padded: " " + sp + " ", words: len(strings.Fields(sp))})
+			}
+		}
+		out = append(out, ip)
+	}
+	rank := func(id string) int {
+		if r, ok := intentRank[id]; ok {
+			return r
+		}
+		return len(intentRank)
+	}
+	slices.SortStableFunc(out, func(a, b intentPhrases) int { return rank(a.id) - rank(b.id) })
+	return out
 }
 
 // fillers are words that may surround a short intent phrase.
@@ -772,8 +796,8 @@ var fillers = map[string]bool{"there": true, "please": true, "bot": true, "again
 	"me": true, "oh": true, "well": true, "very": true, "folks": true, "now": true, "show": true, "the": true}
 
 // onlyFillers reports whether norm is phrase with only filler words around it.
-func onlyFillers(norm, phrase string) bool {
-	rest := strings.Replace(norm, " "+phrase+" ", " ", 1)
+func onlyFillers(norm, padded string) bool {
+	rest := strings.Replace(norm, padded, " ", 1)
 	for _, w := range strings.Fields(rest) {
 		if !fillers[w] {
 			return false
