@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"intakebot/bot"
 	"intakebot/bot/bottest"
@@ -612,5 +613,50 @@ func TestCrisisCommandsAndEdges(t *testing.T) {
 	out := h.Send(bot.Inbound{Choice: "kill myself"})
 	if out.Crisis() {
 		t.Errorf("a button id went through the screen")
+	}
+}
+
+// hangingStore is a database that stops answering: Turn waits until the
+// caller gives up.
+type hangingStore struct{}
+
+func (hangingStore) Turn(ctx context.Context, _ bot.Key, _ string, _ bot.TurnFunc) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestCrisisReplyWhenStoreHangs: a store that hangs (rather than failing)
+// must not hold the crisis reply back. Today Handle waits for the store
+// until the caller's deadline (30 s in the Telegram adapter) before it
+// returns the reply; the fix belongs in Engine.Handle (answer a crisis
+// without waiting for the store, or bound the wait), and this test states
+// the contract for it.
+func TestCrisisReplyWhenStoreHangs(t *testing.T) {
+	t.Skip("known gap, reported to the lead: Engine.Handle waits for a hanging store before returning the crisis reply")
+	spec := mustSpec(t)
+	e := bot.New(spec, hangingStore{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, _ := e.Handle(ctx, bot.Inbound{Channel: "console", ChatID: "c1", UpdateID: "1", Text: crisisText})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the crisis reply took %v with a hanging store", took)
+	}
+	if len(out.Replies) == 0 || out.Replies[0].Text != spec.Safety.Reply {
+		t.Errorf("replies = %+v", out.Replies)
+	}
+}
+
+// TestCrisisBeyondInputLimit: a crisis statement after the first 2,000
+// characters of a long message must still be caught. Today Engine.Handle
+// cuts the text to the input limit before the screen sees it; the fix
+// belongs in Engine.Handle (screen the text before cutting it).
+func TestCrisisBeyondInputLimit(t *testing.T) {
+	t.Skip("known gap, reported to the lead: the screen only sees the first 2,000 characters")
+	spec := mustSpec(t)
+	h := bottest.NewHarness(t, spec)
+	out := h.Say(strings.Repeat("I have been feeling low lately. ", 80) + "I want to end my life.")
+	if !out.Crisis() {
+		t.Errorf("a crisis statement after 2,000 characters was missed")
 	}
 }
