@@ -3,6 +3,8 @@ package flows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -40,9 +42,10 @@ import (
 //     out; a match can neither sit inside nor span a blanked idiom.
 //
 // Phrases then match whole words. A phrase may offer alternatives, "(a|b)",
-// optional parts, "[a|b]" (nothing, a or b), and gaps: "..." stands for up to
-// three words. Patterns are regular expressions for what phrases cannot say;
-// they see the normalized text (words separated by one space, blanked idioms
+// optional parts, "[a|b]" (nothing, a or b), gaps: "..." stands for up to
+// three words, and named lists from the safety section: <someone_close>
+// stands for the alternatives of lists.someone_close. Patterns are regular
+// expressions for what phrases cannot say; they see the normalized text (words separated by one space, blanked idioms
 // as "_"), and repeated letters in a pattern are read as one, like the text.
 //
 // When several rules match, the first category in the file wins, and within
@@ -75,6 +78,8 @@ type Screen struct {
 	// variants holds spellings and fillers by their first word.
 	variants map[string][]variant
 	typos    []string
+	// lists are the named alternatives phrases use as <name>.
+	lists map[string]string
 	// vocab is every word of every phrase, for words with "*".
 	vocab []string
 	known map[string]bool
@@ -108,9 +113,15 @@ type variant struct {
 // an error naming the category, rule and phrase or pattern at fault.
 func NewScreen(s Safety) (*Screen, error) {
 	sc := &Screen{starts: map[string][]*state{}, benign: map[string][]*state{},
-		variants: map[string][]variant{}, known: map[string]bool{}}
+		variants: map[string][]variant{}, known: map[string]bool{}, lists: map[string]string{}}
 	if err := sc.compileNormalization(s.Normalize); err != nil {
 		return nil, err
+	}
+	for name, alts := range s.Lists {
+		if !listName.MatchString(name) || strings.TrimSpace(alts) == "" {
+			return nil, fmt.Errorf("safety: lists: %q must be a name of a-z, 0-9 and _ with alternatives", name)
+		}
+		sc.lists[name] = alts
 	}
 	var errs []error
 	vocab := map[string]bool{}
@@ -235,9 +246,46 @@ type part struct {
 	gap      bool
 }
 
-// parsePhrase parses the phrase syntax: words, "(a|b)", "[a|b]" and "...".
+// listName and listRef are a list's name and a phrase's use of it.
+var (
+	listName = regexp.MustCompile(`^[a-z0-9_]+$`)
+	listRef  = regexp.MustCompile(`<([^<>]*)>`)
+)
+
+// maxListDepth bounds lists that use lists, so that a list that uses itself
+// is an error rather than a hang.
+const maxListDepth = 8
+
+// expandLists replaces every <name> in p with the named list's alternatives.
+func (sc *Screen) expandLists(p string) (string, error) {
+	for depth := 0; strings.Contains(p, "<"); depth++ {
+		if depth == maxListDepth {
+			return "", fmt.Errorf("lists nest more than %d deep (does a list use itself?)", maxListDepth)
+		}
+		var err error
+		p = listRef.ReplaceAllStringFunc(p, func(m string) string {
+			name := m[1 : len(m)-1]
+			alts, ok := sc.lists[name]
+			if !ok {
+				err = fmt.Errorf("unknown list <%s> (lists: %s)", name, strings.Join(slices.Sorted(maps.Keys(sc.lists)), ", "))
+				return m
+			}
+			return "(" + alts + ")"
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return p, nil
+}
+
+// parsePhrase parses the phrase syntax: words, "(a|b)", "[a|b]", "..." and
+// <list>.
 func (sc *Screen) parsePhrase(p string) ([]part, error) {
-	p = strings.ReplaceAll(p, "…", "...")
+	p, err := sc.expandLists(strings.ReplaceAll(p, "…", "..."))
+	if err != nil {
+		return nil, err
+	}
 	seq, rest, err := sc.parseSeq(p, 0)
 	if err != nil {
 		return nil, err

@@ -229,7 +229,7 @@ func testSafety() flows.Safety {
 	return flows.Safety{
 		Categories: []flows.Category{
 			{ID: "third_party", Rules: []flows.Rule{
-				{ID: "tp", Phrases: []string{"my (friend|sister) ... (kill herself|suicidal)"}},
+				{ID: "tp", Phrases: []string{"<close> ... (kill herself|suicidal)"}},
 			}},
 			{ID: "suicide", Rules: []flows.Rule{
 				{ID: "kill-self", Phrases: []string{"kill myself", "end my [own] life", "(want|going) to die"}},
@@ -241,6 +241,7 @@ func testSafety() flows.Safety {
 			}},
 		},
 		Benign: []string{"(my|the) (feet|commute) (is|are) killing me", "not safe for work", `/\bsuicide squad\b/`},
+		Lists:  map[string]string{"close": "my <relative>", "relative": "friend|sister"},
 		Normalize: flows.Normalization{
 			Spellings: map[string][]string{
 				"want to":     {"wanna"},
@@ -333,6 +334,9 @@ func TestNewScreenRejects(t *testing.T) {
 		{"bad benign pattern", func(s *flows.Safety) { s.Benign = append(s.Benign, "/(x/") }, "benign"},
 		{"spelling claimed twice", func(s *flows.Safety) { s.Normalize.Spellings["going to"] = []string{"wanna"} }, "listed for both"},
 		{"short typo word", func(s *flows.Safety) { s.Normalize.Typos = []string{"kill"} }, "at least"},
+		{"unknown list", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"<nobody> wants to die"} }, "unknown list <nobody>"},
+		{"list that uses itself", func(s *flows.Safety) { s.Lists["relative"] = "friend|<relative>" }, "nest"},
+		{"bad list name", func(s *flows.Safety) { s.Lists["Close Ones"] = "a|b" }, "lists"},
 		{"filler-only alternative", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"(just|i) want to die"} }, "only fillers"},
 		{"gap at the start", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"... want to die"} }, `"..."`},
 	}

@@ -130,6 +130,10 @@ type Safety struct {
 	// Normalize tunes how the screen reads a message: slang, misspellings
 	// and filler words, so that an admin can add one without Go.
 	Normalize Normalization `yaml:"normalize"`
+	// Lists name alternatives that many phrases share ("someone_close":
+	// "my (friend|sister|…)"); a phrase uses one as <someone_close>, so a
+	// new word is added in one place.
+	Lists map[string]string `yaml:"lists"`
 }
 
 // Normalization is how the crisis screen rewrites a message (and every
