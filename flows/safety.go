@@ -21,10 +21,13 @@ import (
 //
 //  1. Accents and compatibility forms are folded ("é" → "e", full-width
 //     letters → ASCII), and the text is lower-cased.
-//  2. It is cut into words of letters and digits. Apostrophes inside a word
-//     join it ("don't" → "dont", "I’m" → "im"); everything else separates.
-//     Inside a word, "@" and "$" read as "a" and "s", "!" between letters as
-//     "i", and "*" is kept as a wildcard letter ("s*icide").
+//  2. It is cut into words of letters and digits. A contraction is spelled
+//     out ("don't" → "do not", "I’m" → "i am", "he'll" → "he will"); any
+//     other apostrophe inside a word joins it ("mom's" → "moms"). The end of
+//     a sentence (". ", "! ", "? ", a new line) becomes the word ".", which
+//     no phrase crosses. Everything else separates words. Inside a word,
+//     "@" and "$" read as "a" and "s", "!" between letters as "i", and "*"
+//     is kept as a wildcard letter ("s*icide").
 //  3. Leetspeak: in a word that starts with a letter, 0 1 3 4 5 7 read as
 //     o i e a s t ("k1ll", "d13"). Numbers ("988", "30") stay numbers.
 //  4. Runs of one repeated letter become one letter ("diiiie" → "die",
@@ -45,8 +48,10 @@ import (
 // optional parts, "[a|b]" (nothing, a or b), gaps: "..." stands for up to
 // three words, and named lists from the safety section: <someone_close>
 // stands for the alternatives of lists.someone_close. Patterns are regular
-// expressions for what phrases cannot say; they see the normalized text (words separated by one space, blanked idioms
-// as "_"), and repeated letters in a pattern are read as one, like the text.
+// expressions for what phrases cannot say; they see the normalized text
+// (words separated by one space, blanked idioms as "_", sentence ends as
+// "."), and repeated letters in a pattern are read as one, like the text. A
+// pattern that uses a word the normalizer rewrites ("dont") is rejected.
 //
 // When several rules match, the first category in the file wins, and within
 // it the first rule: the order of the safety section is its priority.
