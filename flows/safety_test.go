@@ -193,6 +193,29 @@ func TestEveryRuleHasAnExample(t *testing.T) {
 	}
 }
 
+// TestFirstPhraseIsAPlainExample keeps the first phrase of every rule a
+// plain message (no alternatives, gaps or lists) that the rule itself
+// catches: it documents the rule for a reader, and other tests use it as a
+// sample crisis message.
+func TestFirstPhraseIsAPlainExample(t *testing.T) {
+	spec, scr := shippedScreen(t)
+	for _, c := range spec.Safety.Categories {
+		for _, r := range c.Rules {
+			if len(r.Phrases) == 0 {
+				continue
+			}
+			p := r.Phrases[0]
+			if strings.ContainsAny(p, "()[]|<>…") || strings.Contains(p, "...") {
+				t.Errorf("rule %s: first phrase %q is not plain text", r.ID, p)
+				continue
+			}
+			if hit, ok := scr.Check(p); !ok || hit.Rule != r.ID {
+				t.Errorf("rule %s: its first phrase %q is caught as %+v", r.ID, p, hit)
+			}
+		}
+	}
+}
+
 // TestCrisisReplyContent checks the scripted reply and resources carry what
 // the protocol promises a person in crisis.
 func TestCrisisReplyContent(t *testing.T) {
