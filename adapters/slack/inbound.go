@@ -90,6 +90,9 @@ func (a *Adapter) handle(ctx context.Context, j job) {
 		if r := recover(); r != nil {
 			a.log.LogAttrs(ctx, slog.LevelError, "slack.job_panicked", slog.String("event_id", j.eventID))
 		}
+		if a.afterJob != nil {
+			a.afterJob()
+		}
 	}()
 	if j.interaction != nil {
 		a.interact(ctx, j.interaction)

@@ -115,10 +115,13 @@ type Adapter struct {
 	holdTill time.Time
 	holdErr  error
 
-	queue   chan job
-	runMu   sync.Mutex
-	running bool
-	closed  bool
+	queue chan job
+	// afterJob, if set, runs after each job from Slack was handled
+	// (tests wait on it).
+	afterJob func()
+	runMu    sync.Mutex
+	running  bool
+	closed   bool
 }
 
 // Option configures an Adapter.
