@@ -107,6 +107,8 @@ const (
 	KindStep   = "step"
 	KindSystem = "system"
 	KindStaff  = "staff"
+	// KindSuggest offers FAQ topics as buttons when the matcher is unsure.
+	KindSuggest = "suggest"
 )
 
 // Handle runs one turn for in: the safety screen first, then commands,
@@ -117,121 +119,225 @@ const (
 // It returns ErrDuplicate, with no replies, when in.UpdateID was handled
 // before. When the store fails, the returned Output still holds what the
 // person must hear (the crisis reply for a crisis message, otherwise a calm
-// error message) together with the error; nothing was saved.
+// error message) together with the error; nothing was saved. A crisis
+// message never waits long for the store: when saving takes longer than a
+// moment, Handle returns the crisis reply with an error wrapping
+// ErrSaveDelayed while the turn (its urgent alert included) goes on saving.
 func (e *Engine) Handle(ctx context.Context, in Inbound) (Output, error) {
-	in, cut := e.clean(in)
+	in.Text = sanitize(in.Text)
 	if in.Time.IsZero() {
 		in.Time = e.now()
 	}
-	// The screen runs before the store is touched, so that an outage can
-	// never delay or block the crisis reply.
-	hit, isCrisis := e.screen(in)
-	// A chooser may call a model: never while the conversation is locked,
-	// and never for a crisis message.
-	chosen := ""
-	if !isCrisis {
-		chosen = e.chooseFAQ(ctx, in)
+	// The screen reads the whole message, before it is cut to the input
+	// limit, and before the store is touched, so that neither a long
+	// message nor an outage can hide or delay the crisis reply.
+	hit, isCrisis := e.screen(in.Text)
+	in, cut := e.clip(in)
+	if isCrisis {
+		return e.crisisTurn(ctx, in, cut, hit)
 	}
+	out, err := e.turn(ctx, in, cut, nil)
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		return Output{}, err
+	case err != nil:
+		return Output{Replies: []Reply{{Text: e.spec.Messages.Error, Kind: KindSystem,
+			Choices: []Choice{{ID: ChoiceHuman, Label: e.spec.Labels.Human}}}}}, fmt.Errorf("turn %s: %w", in.Channel, err)
+	}
+	// Calls to a model happen after the turn is saved and the conversation
+	// unlocked, and never in a turn that answered a crisis.
+	if !out.Crisis() {
+		e.choose(ctx, in, &out)
+		e.rephrase(ctx, in, &out)
+	}
+	return out, nil
+}
+
+// ErrSaveDelayed reports a crisis reply returned before its turn was saved:
+// the store was slow, and the turn goes on saving in the background.
+var ErrSaveDelayed = errors.New("crisis reply sent before the turn was saved")
+
+// crisisWait is how long a crisis reply may wait for its turn to be saved;
+// crisisSave bounds the save itself once the caller has its reply.
+const (
+	crisisWait = 750 * time.Millisecond
+	crisisSave = time.Minute
+)
+
+// crisisTurn runs a crisis message's turn, but returns the scripted crisis
+// reply after crisisWait at the latest, whatever the store does.
+func (e *Engine) crisisTurn(ctx context.Context, in Inbound, cut bool, hit flows.Hit) (Output, error) {
+	type result struct {
+		out Output
+		err error
+	}
+	done := make(chan result, 1)
+	// The save must outlive a caller that stops waiting: it carries the
+	// urgent alert for staff.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), crisisSave)
+	go func() {
+		defer cancel()
+		out, err := e.turn(sctx, in, cut, &hit)
+		done <- result{out, err}
+	}()
+	timer := time.NewTimer(crisisWait)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		switch {
+		case errors.Is(r.err, ErrDuplicate):
+			return Output{}, r.err
+		case r.err != nil:
+			return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, r.err)
+		}
+		return r.out, nil
+	case <-timer.C:
+		return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, ErrSaveDelayed)
+	}
+}
+
+// turn runs one turn in the store and returns what it produced.
+func (e *Engine) turn(ctx context.Context, in Inbound, cut bool, hit *flows.Hit) (Output, error) {
 	var out Output
 	err := e.store.Turn(ctx, Key{Channel: in.Channel, ChatID: in.ChatID}, in.UpdateID, func(conv *Conversation) (*Changes, error) {
 		t := newTurn(e, conv, in)
 		t.cut = cut
-		t.chosenFAQ = chosen
-		if isCrisis {
-			t.hit = &hit
-		}
+		t.hit = hit
 		if err := t.run(); err != nil {
 			return nil, err
 		}
 		out = t.output()
 		return t.changes(), nil
 	})
-	switch {
-	case errors.Is(err, ErrDuplicate):
+	if err != nil {
 		return Output{}, err
-	case err != nil:
-		if isCrisis {
-			return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, err)
-		}
-		return Output{Replies: []Reply{{Text: e.spec.Messages.Error, Kind: KindSystem,
-			Choices: []Choice{{ID: ChoiceHuman, Label: e.spec.Labels.Human}}}}}, fmt.Errorf("turn %s: %w", in.Channel, err)
 	}
 	for _, ev := range out.Events {
 		e.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("type", ev.Type), slog.String("conversation", ev.ConversationID), slog.String("event_id", ev.ID))
 	}
-	if !out.Crisis() {
-		// In parallel, so that a turn with several rephrasable replies
-		// waits at most one Rephraser timeout, not one per reply.
-		var wg sync.WaitGroup
-		for i := range out.Replies {
-			if out.Replies[i].Rephrasable {
-				req := RephraseRequest{Text: out.Replies[i].Text}
-				if out.Replies[i].Kind == KindFAQ {
-					// Only a question an FAQ answer answers, never an
-					// answer to a step (a name, a phone number).
-					req.Question = in.Text
-				}
-				wg.Go(func() { out.Replies[i].Text = e.rephraser.Rephrase(ctx, req) })
-			}
-		}
-		wg.Wait()
-	}
 	return out, nil
 }
 
-// chooseFAQ asks the chooser, when there is one and the matcher is unsure
-// about a typed question, which candidate the question is about.
-func (e *Engine) chooseFAQ(ctx context.Context, in Inbound) string {
-	if e.chooser == nil || in.Text == "" || strings.HasPrefix(in.Text, "/") {
-		return ""
-	}
-	res := e.spec.Matcher().Match(in.Text)
-	if res.Decision != flows.Suggest {
-		return ""
-	}
-	var opts []FAQOption
-	for i, c := range res.Candidates {
-		if i == 3 {
-			break
-		}
-		if f := e.spec.FAQEntry(c.ID); f != nil {
-			opts = append(opts, FAQOption{ID: f.ID, Title: f.Title})
+// rephrase rewords the replies flows.yaml marks rephrasable, in parallel,
+// so that a turn with several waits at most one Rephraser timeout.
+func (e *Engine) rephrase(ctx context.Context, in Inbound, out *Output) {
+	var wg sync.WaitGroup
+	for i := range out.Replies {
+		if out.Replies[i].Rephrasable {
+			req := RephraseRequest{Text: out.Replies[i].Text}
+			if out.Replies[i].Kind == KindFAQ {
+				// Only a question an FAQ answer answers, never an
+				// answer to a step (a name, a phone number).
+				req.Question = in.Text
+			}
+			wg.Go(func() { out.Replies[i].Text = e.rephraser.Rephrase(ctx, req) })
 		}
 	}
-	id, ok := e.chooser.ChooseFAQ(ctx, in.Text, opts)
-	if !ok {
-		return ""
-	}
-	for _, o := range opts {
-		if o.ID == id {
-			return id
-		}
-	}
-	return ""
+	wg.Wait()
 }
 
-func (e *Engine) screen(in Inbound) (flows.Hit, bool) {
-	if strings.TrimSpace(in.Text) == "" {
+// choose asks the chooser, when there is one and the turn offered FAQ
+// topics because the matcher was unsure, which of them the question is
+// about, and answers it instead. The chooser only ever picks among the
+// offered topics.
+func (e *Engine) choose(ctx context.Context, in Inbound, out *Output) {
+	if e.chooser == nil || in.Text == "" {
+		return
+	}
+	for i := range out.Replies {
+		r := &out.Replies[i]
+		if r.Kind != KindSuggest {
+			continue
+		}
+		var opts []FAQOption
+		for _, c := range r.Choices {
+			if id, ok := strings.CutPrefix(c.ID, "faq:"); ok {
+				opts = append(opts, FAQOption{ID: id, Title: c.Label})
+			}
+		}
+		id, ok := e.chooser.ChooseFAQ(ctx, in.Text, opts)
+		if !ok {
+			return
+		}
+		for _, o := range opts {
+			if o.ID == id {
+				*r = e.faqReply(e.spec.FAQEntry(id), "")
+				if !hasChoice(r.Choices, ChoiceHuman) {
+					r.Choices = append(r.Choices, Choice{ID: ChoiceHuman, Label: e.spec.Labels.Human})
+				}
+				return
+			}
+		}
+		return
+	}
+}
+
+// faqReply is an FAQ answer with its follow-ups as buttons; flow is the
+// flow under way, if any, whose button becomes "continue".
+func (e *Engine) faqReply(f *flows.FAQEntry, flow string) Reply {
+	r := Reply{Text: strings.TrimSpace(f.Answer), Kind: KindFAQ, Rephrasable: f.Rephrasable}
+	for _, a := range f.Followups {
+		if c, ok := e.actionChoice(a, flow); ok {
+			r.Choices = append(r.Choices, c)
+		}
+	}
+	return r
+}
+
+// actionChoice renders a follow-up action as a button.
+func (e *Engine) actionChoice(action, flow string) (Choice, bool) {
+	kind, id, _ := strings.Cut(action, ":")
+	switch kind {
+	case "faq":
+		if f := e.spec.FAQEntry(id); f != nil {
+			return Choice{ID: action, Label: f.Title}, true
+		}
+	case "flow":
+		if f := e.spec.Flow(id); f != nil {
+			if flow == id {
+				return Choice{ID: ChoiceResume, Label: e.spec.Labels.Resume}, true
+			}
+			return Choice{ID: action, Label: f.Title}, true
+		}
+	case "human":
+		return Choice{ID: ChoiceHuman, Label: e.spec.Labels.Human}, true
+	case "menu":
+		return Choice{ID: ChoiceMenu, Label: e.spec.Labels.Menu}, true
+	}
+	return Choice{}, false
+}
+
+// maxScreen bounds how much of one message the crisis screen reads: far
+// more than any channel delivers, so only a pathological input is cut.
+const maxScreen = 64 << 10
+
+func (e *Engine) screen(text string) (flows.Hit, bool) {
+	if strings.TrimSpace(text) == "" {
 		return flows.Hit{}, false
 	}
-	return e.spec.Screen().Check(in.Text)
+	if len(text) > maxScreen {
+		text = strings.ToValidUTF8(text[:maxScreen], "")
+	}
+	return e.spec.Screen().Check(text)
 }
 
-// clean makes in safe to process: valid UTF-8, trimmed, and at most
-// maxInput characters (cut reports a cut).
-func (e *Engine) clean(in Inbound) (Inbound, bool) {
-	t := in.Text
+// sanitize makes text safe to process: valid UTF-8, no NUL bytes, trimmed.
+func sanitize(t string) string {
 	if !utf8.ValidString(t) {
 		t = strings.ToValidUTF8(t, "\uFFFD")
 	}
-	t = strings.TrimSpace(strings.ReplaceAll(t, "\x00", ""))
+	return strings.TrimSpace(strings.ReplaceAll(t, "\x00", ""))
+}
+
+// clip cuts the text to at most maxInput characters (cut reports a cut)
+// and bounds the button id.
+func (e *Engine) clip(in Inbound) (Inbound, bool) {
 	cut := false
-	if utf8.RuneCountInString(t) > e.maxInput {
-		r := []rune(t)
-		t = string(r[:e.maxInput])
+	if utf8.RuneCountInString(in.Text) > e.maxInput {
+		r := []rune(in.Text)
+		in.Text = strings.TrimSpace(string(r[:e.maxInput]))
 		cut = true
 	}
-	in.Text = t
 	in.Choice = strings.TrimSpace(in.Choice)
 	if len(in.Choice) > 128 {
 		in.Choice = in.Choice[:128]

@@ -48,9 +48,6 @@ type turn struct {
 	intake   *Intake
 	handoffs []Handoff
 	deleted  bool
-	// chosenFAQ is the FAQ entry a chooser picked among the matcher's
-	// candidates, if any.
-	chosenFAQ string
 	// resumeOffered notes a reply already offers to resume the flow.
 	resumeOffered bool
 }
@@ -556,7 +553,11 @@ func (t *turn) choice(id string) {
 			return
 		}
 		if id == ChoiceCrisisStaff {
-			t.human()
+			// Still the crisis path: the urgent alert, not a routine case.
+			t.st.HumanAskedAt = t.now
+			t.urgentAlert(ReasonCrisis, map[string]any{"staff_requested": true})
+			t.sayKind(t.spec.Safety.Staff, KindCrisis)
+			t.offerResume()
 			return
 		}
 		t.reprompt(false)
@@ -662,10 +663,6 @@ func (t *turn) faq(text string) {
 	case flows.Answer:
 		t.answerFAQ(t.spec.FAQEntry(res.Candidates[0].ID))
 	case flows.Suggest:
-		if t.chosenFAQ != "" {
-			t.answerFAQ(t.spec.FAQEntry(t.chosenFAQ))
-			return
-		}
 		var cs []Choice
 		for i, c := range res.Candidates {
 			if i == 3 {
@@ -675,7 +672,7 @@ func (t *turn) faq(text string) {
 				cs = append(cs, Choice{ID: "faq:" + e.ID, Label: e.Title})
 			}
 		}
-		t.sayKind(t.spec.Messages.Unsure, KindSystem, cs...)
+		t.sayKind(t.spec.Messages.Unsure, KindSuggest, cs...)
 	default:
 		t.sayKind(t.spec.Messages.Abstain, KindSystem)
 		t.menuChoicesOnLast()
@@ -685,42 +682,15 @@ func (t *turn) faq(text string) {
 // answerFAQ sends an FAQ answer with its follow-ups; mid-flow it then asks
 // the current step again.
 func (t *turn) answerFAQ(e *flows.FAQEntry) {
-	var cs []Choice
-	for _, f := range e.Followups {
-		if c, ok := t.actionChoice(f); ok {
-			cs = append(cs, c)
-		}
-	}
+	r := t.e.faqReply(e, t.st.Flow)
 	if t.st.Flow != "" {
-		t.replies = append(t.replies, Reply{Text: strings.TrimSpace(e.Answer), Kind: KindFAQ, Rephrasable: e.Rephrasable})
+		r.Choices = nil
+		t.replies = append(t.replies, r)
 		t.say(t.spec.Messages.BackToStep)
 		t.reprompt(false)
 		return
 	}
-	t.replies = append(t.replies, Reply{Text: strings.TrimSpace(e.Answer), Kind: KindFAQ, Rephrasable: e.Rephrasable, Choices: cs})
-}
-
-// actionChoice renders a follow-up action as a button.
-func (t *turn) actionChoice(action string) (Choice, bool) {
-	kind, id, _ := strings.Cut(action, ":")
-	switch kind {
-	case "faq":
-		if e := t.spec.FAQEntry(id); e != nil {
-			return Choice{ID: action, Label: e.Title}, true
-		}
-	case "flow":
-		if f := t.spec.Flow(id); f != nil {
-			if t.st.Flow == id {
-				return Choice{ID: ChoiceResume, Label: t.spec.Labels.Resume}, true
-			}
-			return Choice{ID: action, Label: f.Title}, true
-		}
-	case "human":
-		return Choice{ID: ChoiceHuman, Label: t.spec.Labels.Human}, true
-	case "menu":
-		return Choice{ID: ChoiceMenu, Label: t.spec.Labels.Menu}, true
-	}
-	return Choice{}, false
+	t.replies = append(t.replies, r)
 }
 
 // intent finds a built-in intent in text. Talking to a person, asking
