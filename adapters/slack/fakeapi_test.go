@@ -61,6 +61,9 @@ type fakeFailure struct {
 	Status     int    // HTTP status (500, 429…); 0 for a 200 with ok:false
 	RetryAfter int    // seconds, with 429
 	Error      string // Slack's error code, with ok:false
+	// AfterEffect makes the call take effect and still answer Status: the
+	// answer is lost, the work is done.
+	AfterEffect bool
 }
 
 const (
@@ -136,6 +139,11 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 	if f.fail != nil {
 		if fl := f.fail(method); fl != nil {
 			f.calls = append(f.calls, apiCall{Method: method + "!failed", Form: form})
+			if fl.AfterEffect {
+				f.handle(httptest.NewRecorder(), method, form, token)
+				http.Error(w, "<html>bad gateway</html>", fl.Status)
+				return
+			}
 			if fl.Status != 0 {
 				if fl.RetryAfter > 0 {
 					w.Header().Set("Retry-After", strconv.Itoa(fl.RetryAfter))
@@ -148,6 +156,11 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.calls = append(f.calls, apiCall{Method: method, Form: form})
+	f.handle(w, method, form, token)
+}
+
+// handle answers one call (f.mu held).
+func (f *fakeSlack) handle(w http.ResponseWriter, method string, form url.Values, token string) {
 	wantToken := "xoxb-"
 	if method == "apps.connections.open" {
 		wantToken = "xapp-"
@@ -368,4 +381,22 @@ func (f *fakeSlack) acked(id string) bool {
 // Slack shows it.
 func unescapeJSON(s string) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
+}
+
+// dropSockets closes every Socket Mode connection from Slack's side.
+func (f *fakeSlack) dropSockets() {
+	f.mu.Lock()
+	conns := f.wsConns
+	f.wsConns = nil
+	f.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// opened counts the apps.connections.open calls that succeeded.
+func (f *fakeSlack) opened() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.wsOpened
 }
