@@ -173,7 +173,7 @@ func (t *turn) finishAssess(st *flows.Step) {
 	switch s.Triage {
 	case flows.TriageCrisis:
 		data := map[string]any{"category": r.Category, "rule": r.TriageRule, "source": "assessment", "instrument": in.ID}
-		t.replies = append(t.replies, t.e.crisisReply())
+		t.replies = append(t.replies, t.e.crisisReply(t.in.Lang))
 		t.emit(EventCrisis, false, data)
 		t.st.Mode = ModeCrisis
 		t.markUrgent()

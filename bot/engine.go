@@ -188,11 +188,11 @@ func (e *Engine) crisisTurn(ctx context.Context, in Inbound, cut bool, hit flows
 		case errors.Is(r.err, ErrDuplicate):
 			return Output{}, r.err
 		case r.err != nil:
-			return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, r.err)
+			return Output{Replies: []Reply{e.crisisReply(in.Lang)}}, fmt.Errorf("turn %s: %w", in.Channel, r.err)
 		}
 		return r.out, nil
 	case <-timer.C:
-		return Output{Replies: []Reply{e.crisisReply()}}, fmt.Errorf("turn %s: %w", in.Channel, ErrSaveDelayed)
+		return Output{Replies: []Reply{e.crisisReply(in.Lang)}}, fmt.Errorf("turn %s: %w", in.Channel, ErrSaveDelayed)
 	}
 }
 
@@ -345,9 +345,15 @@ func (e *Engine) clip(in Inbound) (Inbound, bool) {
 	return in, cut
 }
 
-func (e *Engine) crisisReply() Reply {
+// crisisReply is the scripted crisis reply, in the person's language when
+// flows.yaml has it.
+func (e *Engine) crisisReply(lang string) Reply {
 	s := e.spec.Safety
-	return Reply{Text: s.Reply, Kind: KindCrisis, Choices: []Choice{
+	text := s.Reply
+	if r := s.Replies[lang]; strings.TrimSpace(r) != "" {
+		text = r
+	}
+	return Reply{Text: text, Kind: KindCrisis, Choices: []Choice{
 		{ID: ChoiceCrisisStaff, Label: s.Buttons.Staff},
 		{ID: ChoiceCrisisSafe, Label: s.Buttons.Safe},
 		{ID: ChoiceCrisisMore, Label: s.Buttons.Resources},

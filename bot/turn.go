@@ -237,7 +237,7 @@ func (t *turn) consented() bool {
 // a crisis event that names the category and rule (never the words), and
 // one urgent alert for staff per window, updated on repeats.
 func (t *turn) crisis(hit flows.Hit) {
-	t.replies = append(t.replies, t.e.crisisReply())
+	t.replies = append(t.replies, t.e.crisisReply(t.in.Lang))
 	if t.st.Welcomed.IsZero() {
 		// The crisis reply says it is an automated assistant; the welcome
 		// must not follow it into the person's next turn.
@@ -320,14 +320,14 @@ func (t *turn) paused() {
 		}
 		return
 	case ChoiceCrisisMore:
-		t.sayKind(t.resources(), KindCrisis, t.e.crisisReply().Choices...)
+		t.sayKind(t.resources(), KindCrisis, t.e.crisisReply(t.in.Lang).Choices...)
 		return
 	}
 	if strings.HasPrefix(strings.ToLower(t.in.Text), "/delete") {
 		t.command()
 		return
 	}
-	t.sayKind(s.Paused, KindCrisis, t.e.crisisReply().Choices...)
+	t.sayKind(s.Paused, KindCrisis, t.e.crisisReply(t.in.Lang).Choices...)
 }
 
 func (t *turn) resources() string {

@@ -106,6 +106,9 @@ type Channel struct {
 type Safety struct {
 	// Reply is the scripted crisis reply; never rephrased.
 	Reply string `yaml:"reply"`
+	// Replies holds the crisis reply in other languages, by locale ("es");
+	// a person whose language has none gets Reply.
+	Replies map[string]string `yaml:"replies"`
 	// Resources holds extra resources per locale ("en", "es", …), shown by
 	// the "more resources" button.
 	Resources map[string]string `yaml:"resources"`

@@ -18,7 +18,8 @@ var noTextFields = map[string]bool{
 	"validate": true, "start": true, "instrument": true, "default": true, "level": true,
 	"urgency": true, "action": true, "other": true, "fields": true, "followups": true,
 	"questions": true, "keywords": true, "phrases": true, "patterns": true, "benign": true,
-	"synonyms": true, "group": true, "timezone": true, "version": true,
+	"synonyms": true, "group": true, "timezone": true, "version": true, "lists": true, "fillers": true,
+	"typos": true, "spellings": true,
 }
 
 // eachText calls fn with the YAML path and a pointer to every string in v

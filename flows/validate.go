@@ -141,6 +141,12 @@ func (v *validator) checkSafety() {
 	v.require("safety.buttons.staff", sf.Buttons.Staff, "safety.buttons.staff")
 	v.require("safety.buttons.safe", sf.Buttons.Safe, "safety.buttons.safe")
 	v.require("safety.buttons.resources", sf.Buttons.Resources, "safety.buttons.resources")
+	for _, loc := range sortedMapKeys(sf.Replies) {
+		r := sf.Replies[loc]
+		if !strings.Contains(r, "988") || !strings.Contains(r, "911") {
+			v.errf("safety.replies."+loc, "safety.replies.%s must name 988 and 911, like safety.reply", loc)
+		}
+	}
 	if strings.TrimSpace(sf.Resources["en"]) == "" {
 		v.errf("safety.resources", "safety.resources.en is missing")
 	}
@@ -601,6 +607,15 @@ func (v *validator) checkGraph(f *Flow, fp string) {
 			v.errf(path, "step %q has no way out: every path from it loops without reaching an end", st.ID)
 		}
 	}
+}
+
+func sortedMapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
 }
 
 func sortedKeys(m map[string]bool) []string {
