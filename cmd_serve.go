@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"intakebot/adapters/llm"
+	slackadapter "intakebot/adapters/slack"
 	"intakebot/adapters/telegram"
 	"intakebot/bot"
 	"intakebot/store"
@@ -101,6 +102,27 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		log.Warn("serve: no participant channel configured (set TELEGRAM_BOT_TOKEN); serving health and the outbox only")
 	}
 
+	// Slack for staff: cases, crisis alerts and the thread relay, through
+	// the outbox. Without it they wait in the outbox until it is set.
+	var sl *slackadapter.Adapter
+	if cfg.slackOn {
+		sl, err = slackadapter.New(cfg.slack, st, bot.NewStaff(engine, st), spec,
+			slackadapter.WithLogger(log), slackadapter.WithWake(dispatcher.Wake))
+		if err != nil {
+			return usageError{fmt.Errorf("serve: %w", err)}
+		}
+		for _, typ := range []string{bot.EventHandoff, bot.EventRelay, bot.EventDeleted, bot.EventUnreachable} {
+			dispatcher.Register(typ, sl)
+		}
+		if cfg.slack.HTTPMode() {
+			mux.Handle("POST "+slackadapter.EventsPath, sl.EventsHandler())
+			mux.Handle("POST "+slackadapter.InteractivityPath, sl.InteractivityHandler())
+		}
+		readiness = append(readiness, readyCheck{"slack", func(context.Context) error { return sl.Ready() }})
+	} else {
+		log.Warn("serve: Slack is not configured (set SLACK_BOT_TOKEN and SLACK_CHANNEL): cases and crisis alerts wait in the outbox")
+	}
+
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -148,6 +170,16 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		g.Go(func() error {
 			if err := tg.Run(gctx); err != nil {
 				return fmt.Errorf("serve: telegram: %w", err)
+			}
+			return nil
+		})
+	}
+	if sl != nil {
+		g.Go(func() error {
+			// A refused Slack token must not stop the participant side (crisis
+			// replies never wait on Slack): log it; /readyz reports it.
+			if err := sl.Run(gctx); err != nil {
+				log.Error("serve: slack stopped", "error", err.Error())
 			}
 			return nil
 		})
@@ -209,6 +241,8 @@ type serveConfig struct {
 	retention  store.Retention
 	telegram   telegram.Config
 	telegramOn bool
+	slack      slackadapter.Config
+	slackOn    bool
 	llm        llm.Config
 }
 
@@ -229,6 +263,9 @@ func serveConfigFromEnv(env *environment, dbFlag, addrFlag string) (serveConfig,
 		return c, err
 	}
 	if c.telegram, c.telegramOn, err = telegram.ConfigFromEnv(env.getenv); err != nil {
+		return c, err
+	}
+	if c.slack, c.slackOn, err = slackadapter.ConfigFromEnv(env.getenv); err != nil {
 		return c, err
 	}
 	if c.llm, err = llm.FromEnv(env.getenv); err != nil {
