@@ -80,6 +80,9 @@ func TestCrisisAlerts(t *testing.T) {
 	if m := h.caseMessage(id); !strings.Contains(m.Blocks, "Crisis messages in this alert:* 2") {
 		t.Errorf("the alert does not count the repeat: %s", m.Blocks)
 	}
+	if thr := h.threadTexts(id); len(thr) != 1 || !strings.HasPrefix(thr[0], ":rotating_light: Another crisis message from this participant (2 in this alert)") {
+		t.Errorf("thread after a repeat = %q", thr)
+	}
 
 	// Not acknowledged: nothing before the interval, then a page.
 	h.clk.Advance(5 * time.Minute)
@@ -142,6 +145,13 @@ func TestCrisisAlerts(t *testing.T) {
 			h.click(staff2, id2, "close", "referred")
 		} else {
 			h.click(staff2, id2, action, "")
+			// A repeat after the acknowledgement tells the acknowledger.
+			h.say(chat, "I still want to kill myself")
+			h.deliver()
+			thr := h.threadTexts(id2)
+			if len(thr) != 1 || !strings.HasPrefix(thr[0], "<@"+staff2+"> :rotating_light: Another crisis message") {
+				t.Errorf("thread after an acknowledged repeat = %q", thr)
+			}
 		}
 		for range 3 {
 			h.clk.Advance(11 * time.Minute)

@@ -119,7 +119,7 @@ func (c Config) Validate() error {
 // mentionOf returns the mrkdwn that pages who m names.
 func mentionOf(m string) (string, error) {
 	switch m {
-	case "", "here":
+	case "", DefaultMention:
 		return "<!here>", nil
 	case "channel":
 		return "<!channel>", nil
@@ -162,10 +162,11 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 		// slack-go joins the method name straight onto the base URL.
 		cfg.APIURL += "/"
 	}
-	if strings.EqualFold(cfg.AlertMention, "here") || strings.EqualFold(cfg.AlertMention, "none") || strings.EqualFold(cfg.AlertMention, "channel") {
-		cfg.AlertMention = strings.ToLower(cfg.AlertMention)
-	}
 	cfg.AlertMention = strings.TrimPrefix(cfg.AlertMention, "@")
+	switch m := strings.ToLower(cfg.AlertMention); m {
+	case "here", "channel", "none":
+		cfg.AlertMention = m
+	}
 	if v := get("SLACK_REALERT_MINUTES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > maxRealertMinutes {

@@ -270,6 +270,11 @@ func TestConfigFromEnv(t *testing.T) {
 		{"no channel", map[string]string{"SLACK_CHANNEL": ""}, true, "SLACK_CHANNEL", nil},
 		{"detail", map[string]string{"SLACK_DETAIL": "some"}, true, "SLACK_DETAIL", nil},
 		{"mention", map[string]string{"SLACK_ALERT_MENTION": "everyone"}, true, "SLACK_ALERT_MENTION", nil},
+		{"mention @HERE", map[string]string{"SLACK_ALERT_MENTION": "@HERE"}, true, "", func(t *testing.T, c slackadapter.Config) {
+			if c.AlertMention != "here" {
+				t.Errorf("mention = %q", c.AlertMention)
+			}
+		}},
 		{"realert", map[string]string{"SLACK_REALERT_MINUTES": "ten"}, true, "SLACK_REALERT_MINUTES", nil},
 		{"realert range", map[string]string{"SLACK_REALERT_MINUTES": "-1"}, true, "SLACK_REALERT_MINUTES", nil},
 		{"users", map[string]string{"SLACK_ALLOWED_USERS": "U01,jane"}, true, "SLACK_ALLOWED_USERS", nil},

@@ -108,13 +108,44 @@ func (a *Adapter) notifyHandoff(ctx context.Context, ev bot.Event) error {
 		a.log.LogAttrs(ctx, slog.LevelInfo, "slack.case_skipped_deleted", slog.String("handoff_id", id))
 		return nil
 	}
+	n := max(dataInt(ev.Data, "count"), 1)
 	if cat := dataString(ev.Data, "category"); cat != "" || dataString(ev.Data, "reason") == bot.ReasonCrisis {
-		n := max(dataInt(ev.Data, "count"), 1)
 		if err := a.st.NoteCrisis(ctx, id, n, cat); err != nil {
 			return err
 		}
 	}
-	return a.publish(ctx, h)
+	if err := a.publish(ctx, h); err != nil {
+		return err
+	}
+	if repeat, _ := ev.Data["update"].(bool); repeat && h.SlackTS != "" {
+		// The alert was updated in place; say so in its thread too, so
+		// whoever acknowledged it hears of the new message.
+		return a.noteRepeat(ctx, ev.ID, h, n)
+	}
+	return nil
+}
+
+// noteRepeat posts, once per event, a thread note that the participant
+// sent another crisis message, mentioning who acknowledged the alert.
+func (a *Adapter) noteRepeat(ctx context.Context, evID string, h *store.HandoffRecord, n int) error {
+	if done, err := a.st.HasKey(ctx, sentKey(evID)); err != nil || done {
+		return err
+	}
+	al, err := a.st.HandoffAlert(ctx, h.ID)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf(":rotating_light: Another crisis message from this participant (%d in this alert); they got the crisis reply again.", n)
+	if al.AckedBy != "" {
+		text = "<@" + esc(al.AckedBy) + "> " + text
+	}
+	if err := a.postThread(ctx, h.SlackChannel, h.SlackTS, text, false); err != nil {
+		return err
+	}
+	if _, err := a.st.ClaimKey(ctx, sentKey(evID)); err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "slack.record_sent_failed", slog.String("event_id", evID))
+	}
+	return nil
 }
 
 // sentKey records a delivered event whose effect is a new message, so a
