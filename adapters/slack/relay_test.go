@@ -106,9 +106,11 @@ func TestRelayAndHumanMode(t *testing.T) {
 	if len(out.Replies) != 0 {
 		t.Fatalf("the bot answered a button in human mode: %+v", out.Replies)
 	}
+	h.say(chat, "<!channel> is anyone there?")
 	h.deliver()
 	thr := h.threadTexts(id)
-	if !slices.Contains(thr, "*Participant:* Yes, now works. What should I have ready?") || !slices.Contains(thr, "*Participant:* [tapped human]") {
+	if !slices.Contains(thr, "*Participant:* Yes, now works. What should I have ready?") || !slices.Contains(thr, "*Participant:* [tapped human]") ||
+		!slices.Contains(thr, "*Participant:* &lt;!channel&gt; is anyone there?") {
 		t.Fatalf("thread = %q", thr)
 	}
 
