@@ -312,3 +312,29 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedToken: a bot token Slack refuses stops Run with an error
+// naming SLACK_BOT_TOKEN (never quoting it), and Ready says so.
+func TestRefusedToken(t *testing.T) {
+	clk := func() time.Time { return time.Date(2026, 12, 1, 17, 0, 0, 0, time.UTC) }
+	fake := newFakeSlack(t, clk)
+	fake.setFail(func(method string) *fakeFailure {
+		if method == "auth.test" {
+			return &fakeFailure{Error: "invalid_auth"}
+		}
+		return nil
+	})
+	h := newHarnessNoRun(t)
+	cfg := slackadapter.Config{BotToken: "xoxb-1-revoked-token", AppToken: "xapp-1-test", Channel: triage, APIURL: fake.URL()}
+	ad, err := slackadapter.New(cfg, h.st, bot.NewStaff(h.eng, h.st), h.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ad.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "SLACK_BOT_TOKEN") || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "revoked-token") {
+		t.Fatalf("Run = %v", err)
+	}
+	if ad.Ready() == nil {
+		t.Error("ready with a refused token")
+	}
+}

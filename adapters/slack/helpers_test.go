@@ -138,11 +138,11 @@ func socketMode(c *slackadapter.Config) {
 	c.AppToken = "xapp-1-test-app-token"
 }
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+// newHarnessNoRun returns the engine and store of a harness, with no
+// adapter.
+func newHarnessNoRun(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, spec: mustSpec(t), clk: bottest.NewClock(), tg: &fakeTelegram{}, logs: &syncBuffer{},
-		ticks: make(chan time.Time)}
-	h.fake = newFakeSlack(t, h.clk.Now, staff1, staff2, "UBOT")
+	h := &harness{t: t, spec: mustSpec(t), clk: bottest.NewClock()}
 	key := make([]byte, 32)
 	rand.Read(key)
 	kr, err := store.NewKeyring(key)
@@ -155,6 +155,15 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	}
 	t.Cleanup(func() { h.st.Close() })
 	h.eng = bot.New(h.spec, h.st, bot.WithClock(h.clk.Now))
+	return h
+}
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	h := newHarnessNoRun(t)
+	h.tg, h.logs, h.ticks = &fakeTelegram{}, &syncBuffer{}, make(chan time.Time)
+	h.fake = newFakeSlack(t, h.clk.Now, staff1, staff2, "UBOT")
+	var err error
 	h.disp = bot.NewDispatcher(h.st, bot.WithDispatchClock(h.clk.Now), bot.WithJitter(func(time.Duration) time.Duration { return 0 }),
 		bot.WithBackoff(5*time.Second, time.Minute), bot.WithBatch(10), bot.WithDispatchLogger(slog.New(slog.NewTextHandler(h.logs, nil))))
 	h.cfg = slackadapter.Config{
