@@ -2,72 +2,25 @@ package bot_test
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"testing"
 
 	"intakebot/bot"
 	"intakebot/bot/bottest"
+	"intakebot/internal/evaldata"
 )
-
-// counselChatPath is the evaluation set of real questions (see
-// ../shared/data/README.md); it is read in place, never copied.
-const counselChatPath = "../../shared/data/counsel-chat/20200325_counsel_chat.csv"
-
-// counselChatQuestions returns the unique questions (title and text) of the
-// counsel-chat set, or skips the test when the file is absent.
-func counselChatQuestions(tb testing.TB) []string {
-	tb.Helper()
-	f, err := os.Open(counselChatPath)
-	if errors.Is(err, os.ErrNotExist) {
-		tb.Skipf("counsel-chat data not present at %s: skipping the real-question run", counselChatPath)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[h] = i
-	}
-	seen := map[string]bool{}
-	var out []string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		id := rec[col["questionID"]]
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		out = append(out, rec[col["questionTitle"]]+" "+rec[col["questionText"]])
-	}
-	return out
-}
 
 // TestCounselChatThroughEngine sends every real question through the whole
 // engine, each in its own conversation and once more in the middle of a
 // pre-intake: none may crash or dead-end (every turn answers, and its last
 // reply offers a person). It prints what happened to them.
 func TestCounselChatThroughEngine(t *testing.T) {
-	questions := counselChatQuestions(t)
+	questions := evaldata.CounselChatOrSkip(t)
 	spec := mustSpec(t)
 	kinds := map[string]int{}
-	for i, q := range questions {
+	for i, cq := range questions {
+		q := cq.Text
 		for _, midFlow := range []bool{false, true} {
 			h := bottest.NewHarness(t, spec)
 			h.Key.ChatID = fmt.Sprintf("cc-%d-%v", i, midFlow)

@@ -2,10 +2,7 @@ package flows_test
 
 import (
 	"bufio"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"unicode"
 
 	"intakebot/flows"
+	"intakebot/internal/evaldata"
 )
 
 // matchSpec loads the shipped flows.yaml once per test binary.
@@ -314,57 +312,15 @@ func TestNewMatcherRejectsBadThresholds(t *testing.T) {
 	}
 }
 
-const counselChatCSV = "../../shared/data/counsel-chat/20200325_counsel_chat.csv"
-
 // TestFAQCounselChat runs the real questions people asked therapists
 // (counsel-chat, deduplicated by questionID to 815) through the matcher and
 // prints how many were answered, suggested, abstained and crashed, with a
 // few answered examples per entry so a person can judge them. The matcher is
 // not tuned to these rows; only crashes fail the test.
 func TestFAQCounselChat(t *testing.T) {
-	f, err := os.Open(counselChatCSV)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("counsel-chat data not present at %s; skipping the real-question run", counselChatCSV)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.LazyQuotes = true
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[h] = i
-	}
-	for _, h := range []string{"questionID", "questionTitle", "questionText"} {
-		if _, ok := col[h]; !ok {
-			t.Fatalf("counsel-chat: no column %q in %v", h, header)
-		}
-	}
-	seen := map[string]bool{}
 	var questions []string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := rec[col["questionID"]]
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		questions = append(questions, rec[col["questionTitle"]]+" "+rec[col["questionText"]])
-	}
-	if len(questions) != 815 {
-		t.Errorf("counsel-chat: %d unique questions, want 815", len(questions))
+	for _, q := range evaldata.CounselChatOrSkip(t) {
+		questions = append(questions, q.Text)
 	}
 	m := matchSpec(t).Matcher()
 	var answered, suggested, abstained, crashed int

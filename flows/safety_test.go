@@ -2,10 +2,7 @@ package flows_test
 
 import (
 	"bufio"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -15,14 +12,12 @@ import (
 	"testing"
 
 	"intakebot/flows"
+	"intakebot/internal/evaldata"
 )
 
 // flowsFile is the shipped content: the tests check the screen an admin
 // actually runs, not a copy of it.
 const flowsFile = "../flows.yaml"
-
-// counselChat is the public counsel-chat data set, beside the project.
-const counselChat = "../../shared/data/counsel-chat/20200325_counsel_chat.csv"
 
 func shippedScreen(tb testing.TB) (*flows.Spec, *flows.Screen) {
 	tb.Helper()
@@ -441,16 +436,7 @@ func TestScreenRandomInput(t *testing.T) {
 // how many of the unflagged ones still use crisis words (for a person to
 // read: see docs/crisis-protocol.md for what was learned from them).
 func TestCounselChat(t *testing.T) {
-	qs, err := readCounselChat(counselChat)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("counsel-chat data set not found at %s; skipping the real-question run", counselChat)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(qs) != 815 {
-		t.Errorf("counsel-chat: %d unique questions, want 815", len(qs))
-	}
+	qs := evaldata.CounselChatOrSkip(t)
 	_, scr := shippedScreen(t)
 	byCat := map[string]int{}
 	byRule := map[string]int{}
@@ -459,16 +445,16 @@ func TestCounselChat(t *testing.T) {
 	mention := 0
 	var unflagged []string
 	for _, q := range qs {
-		hit, ok := scr.Check(q.text)
+		hit, ok := scr.Check(q.Text)
 		if ok {
 			byCat[hit.Category]++
 			byRule[hit.Rule]++
-			flagged = append(flagged, fmt.Sprintf("  %s %s/%s", q.id, hit.Category, hit.Rule))
+			flagged = append(flagged, fmt.Sprintf("  %s %s/%s", q.ID, hit.Category, hit.Rule))
 			continue
 		}
-		if crisisWords.MatchString(q.text) {
+		if crisisWords.MatchString(q.Text) {
 			mention++
-			unflagged = append(unflagged, "  "+q.id)
+			unflagged = append(unflagged, "  "+q.ID)
 		}
 	}
 	t.Logf("counsel-chat: %d of %d questions flagged (%.1f%%)", len(flagged), len(qs), pct(len(flagged), len(qs)))
@@ -477,59 +463,16 @@ func TestCounselChat(t *testing.T) {
 	t.Logf("unflagged questions that still say suicide, self-harm, cut, die, dying or kill: %d", mention)
 	if os.Getenv("CRISIS_DUMP") != "" {
 		for _, q := range qs {
-			hit, ok := scr.Check(q.text)
+			hit, ok := scr.Check(q.Text)
 			tag := "-"
 			if ok {
 				tag = hit.Category + "/" + hit.Rule
-			} else if !crisisWords.MatchString(q.text) {
+			} else if !crisisWords.MatchString(q.Text) {
 				continue
 			}
-			fmt.Printf("%s\t%s\t%s\n", q.id, tag, strings.Join(strings.Fields(q.text), " "))
+			fmt.Printf("%s\t%s\t%s\n", q.ID, tag, strings.Join(strings.Fields(q.Text), " "))
 		}
 	}
-}
-
-type question struct{ id, text string }
-
-// readCounselChat returns the data set's unique questions, title and text.
-func readCounselChat(path string) ([]question, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	head, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("counsel-chat header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[h] = i
-	}
-	for _, c := range []string{"questionID", "questionTitle", "questionText"} {
-		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("counsel-chat: no column %s", c)
-		}
-	}
-	seen := map[string]bool{}
-	var qs []question
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("counsel-chat: %w", err)
-		}
-		id := rec[col["questionID"]]
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		qs = append(qs, question{id: id, text: rec[col["questionTitle"]] + " " + rec[col["questionText"]]})
-	}
-	return qs, nil
 }
 
 func sortedCounts(m map[string]int) string {
