@@ -118,7 +118,7 @@ func (t *turn) answerItemText(st *flows.Step, text string) {
 		msg = in.Hint
 	}
 	t.say(msg)
-	if t.st.Misses >= 3 {
+	if t.st.Misses%3 == 0 {
 		t.say(t.spec.Messages.OfferHuman)
 	}
 	t.promptItem(st)

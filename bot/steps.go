@@ -698,9 +698,15 @@ func choicesInText(st *flows.Step, text string) []*flows.Choice {
 	return out
 }
 
-// digress answers a question asked mid-flow when the matcher is sure of
-// it, then asks the step again. It reports whether it answered.
+// digress answers a question asked mid-flow when the text reads as a
+// question and the matcher is sure of it, then asks the step again. It
+// reports whether it answered.
 func (t *turn) digress(text string) bool {
+	// Mid-flow, only a message that reads as a question is taken for one:
+	// "evening" or "virtual" typed at a step is an attempt to answer it.
+	if !looksLikeQuestion(text) {
+		return false
+	}
 	res := t.spec.Matcher().Match(text)
 	if res.Decision != flows.Answer {
 		return false
@@ -721,7 +727,7 @@ func (t *turn) invalid(st *flows.Step, problem string) {
 		msg += " " + t.spec.Messages.Example + " " + st.Example
 	}
 	t.say(msg)
-	if t.st.Misses >= 3 {
+	if t.st.Misses%3 == 0 {
 		t.say(t.spec.Messages.OfferHuman)
 	}
 	t.prompt(st)
@@ -958,14 +964,26 @@ func looksLikeQuestion(text string) bool {
 	if strings.HasSuffix(strings.TrimSpace(text), "?") {
 		return true
 	}
-	first, _, _ := strings.Cut(simplify(text), " ")
+	simple := simplify(text)
+	first, _, _ := strings.Cut(simple, " ")
 	switch first {
 	case "what", "how", "when", "where", "why", "who", "which", "can", "could", "do", "does", "is", "are",
-		"will", "would", "should", "whats", "hows", "am":
+		"will", "would", "should", "whats", "hows", "am", "explain":
 		return true
+	}
+	for _, p := range questionOpeners {
+		if strings.HasPrefix(simple, p) {
+			return true
+		}
 	}
 	return false
 }
+
+// questionOpeners start requests for information that are not worded as
+// questions.
+var questionOpeners = []string{"tell me", "i want to know", "i would like to know", "id like to know",
+	"im wondering", "i was wondering", "wondering", "question about", "info on", "info about",
+	"information about", "information on", "more about", "explain"}
 
 func truncateRunes(s string, n int) string {
 	r := []rune(s)
