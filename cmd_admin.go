@@ -242,14 +242,18 @@ func printIntake(w io.Writer, in *bot.Intake) {
 	for _, k := range rest {
 		a := in.Answers[k]
 		v := a.Display
-		if v == "" {
+		switch {
+		case a.Skipped:
+			v = "(skipped)"
+		case v != "":
+			// The display already carries any "other" text.
+		case a.Value != "":
 			v = a.Value
-		}
-		if v == "" {
+		default:
 			v = strings.Join(a.Values, ", ")
-		}
-		if a.Other != "" {
-			v += " (" + a.Other + ")"
+			if a.Other != "" {
+				v += " (" + a.Other + ")"
+			}
 		}
 		fmt.Fprintf(w, "%s: %s\n", k, v)
 	}
