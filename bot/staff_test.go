@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"intakebot/bot"
 	"intakebot/bot/bottest"
@@ -94,4 +95,19 @@ func hasEventType(out bot.Output, typ string) bool {
 		}
 	}
 	return false
+}
+
+// TestHumanModeHasNoReminders: hours into a staff conversation the bot
+// still says nothing of its own.
+func TestHumanModeHasNoReminders(t *testing.T) {
+	h := bottest.NewHarness(t, mustSpec(t))
+	h.Say("hello")
+	conv := h.Store.Conversation(h.Key)
+	if err := bot.NewStaff(h.Engine, h.Store).Message(context.Background(), conv.ID, "U1", "Hi, this is Sam."); err != nil {
+		t.Fatal(err)
+	}
+	h.Clock.Advance(5 * time.Hour)
+	if out := h.Say("still there?"); len(out.Replies) != 0 {
+		t.Fatalf("the bot spoke in human mode: %+v", out.Replies)
+	}
 }

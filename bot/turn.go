@@ -86,13 +86,18 @@ func (t *turn) run() error {
 	}
 	// A person who writes again has unblocked the bot.
 	t.st.Unreachable = false
+	if t.st.Mode == ModeHuman {
+		// A staff member has the conversation: the bot says nothing, not
+		// even its reminders.
+		t.humanMode()
+		t.finish()
+		return nil
+	}
 	t.disclose()
 	if t.cut {
 		t.say(t.spec.Messages.TooLong)
 	}
 	switch {
-	case t.st.Mode == ModeHuman:
-		t.humanMode()
 	case t.st.Mode == ModeCrisis:
 		t.paused()
 	case t.in.NonText != "" && t.in.Text == "" && t.in.Choice == "":
