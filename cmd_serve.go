@@ -84,7 +84,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	dispatcher.Register(bot.EventStaffMessage, participants)
 	var tg *telegram.Adapter
 	if cfg.telegramOn {
-		tg, err = telegram.New(cfg.telegram, handler, telegram.WithLogger(log), telegram.WithChoiceIDs(telegram.ChoiceIDs(spec)...))
+		tg, err = telegram.New(cfg.telegram, handler, telegram.WithLogger(log), telegram.WithChoiceIDs(telegram.ChoiceIDs(spec)...),
+			telegram.WithGroupNotice(spec.Messages.GroupOnly))
 		if err != nil {
 			return usageError{fmt.Errorf("serve: %w", err)}
 		}

@@ -225,6 +225,9 @@ type Messages struct {
 	BackToBot      string `yaml:"back_to_bot"`
 	StaffPrefix    string `yaml:"staff_prefix"`
 	IntakeDone     string `yaml:"intake_done"`
+	// GroupOnly is said once in a group chat: the bot works only in
+	// private chats.
+	GroupOnly string `yaml:"group_only"`
 	// NoticeDeclined answers a decline of an insecure channel's notice with
 	// the secure ways to reach the program.
 	NoticeDeclined string `yaml:"notice_declined"`
