@@ -34,6 +34,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 
 	"intakebot/bot"
+	"intakebot/internal/keylock"
 )
 
 // EnvDB names the database: a SQLite path, "sqlite:PATH", or a
@@ -61,7 +62,9 @@ type Store struct {
 	newID   func() string
 	log     *slog.Logger
 
-	locks keyLocks
+	// locks serializes the turns of one conversation in this process:
+	// they wait here rather than on the database.
+	locks keylock.Locks
 	// writeMu makes this process's SQLite writers take turns in Go rather
 	// than in SQLite's busy loop; other processes still wait on the
 	// database lock (busy_timeout).
@@ -143,7 +146,6 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		now:     time.Now,
 		newID:   func() string { return uuid.Must(uuid.NewV7()).String() },
 		log:     slog.New(slog.DiscardHandler),
-		locks:   keyLocks{m: map[string]*keyLock{}},
 	}
 	for _, o := range opts {
 		o(s)
@@ -394,37 +396,3 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // fromMicros converts a stored time back.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// keyLocks is the per-conversation lock of this process: turns of one
-// conversation wait here rather than on the database.
-type keyLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock locks key and returns its unlock.
-func (l *keyLocks) lock(key string) func() {
-	l.mu.Lock()
-	k := l.m[key]
-	if k == nil {
-		k = &keyLock{}
-		l.m[key] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-	k.mu.Lock()
-	return func() {
-		k.mu.Unlock()
-		l.mu.Lock()
-		k.refs--
-		if k.refs == 0 {
-			delete(l.m, key)
-		}
-		l.mu.Unlock()
-	}
-}

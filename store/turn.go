@@ -52,7 +52,7 @@ func (s *Store) Turn(ctx context.Context, key bot.Key, updateID string, fn bot.T
 		return fmt.Errorf("store: turn: %w", err)
 	}
 	lookups := s.keys.lookups(key.Channel, key.ChatID)
-	defer s.locks.lock(lookups[0])()
+	defer s.locks.Lock(lookups[0])()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		now := s.now()
 		if updateID != "" {

@@ -215,7 +215,7 @@ func (a *Adapter) staffReply(ctx context.Context, msg *slackevents.MessageEvent)
 	a.react(ctx, msg.Channel, msg.TimeStamp, "outbox_tray")
 	if modeBefore != bot.ModeHuman {
 		// Staff have the conversation now: show it, with Return to bot.
-		unlock := a.cases.lock(h.ID)
+		unlock := a.cases.Lock(h.ID)
 		defer unlock()
 		if fresh, err := a.st.Handoff(ctx, h.ID); err == nil {
 			if err := a.publish(ctx, fresh); err != nil {
@@ -300,7 +300,7 @@ func (a *Adapter) action(ctx context.Context, ic *slackgo.InteractionCallback, b
 		tell(":no_entry: Only members of the triage channel can act on cases. Nothing changed.")
 		return
 	}
-	unlock := a.cases.lock(id)
+	unlock := a.cases.Lock(id)
 	defer unlock()
 	h, err := a.st.Handoff(ctx, id)
 	if errors.Is(err, bot.ErrNotFound) {

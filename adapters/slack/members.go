@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	slackgo "github.com/slack-go/slack"
 )
@@ -96,38 +95,4 @@ func (a *Adapter) postThread(ctx context.Context, channel, ts, text string, broa
 		return fmt.Errorf("chat.postMessage: %w", err)
 	}
 	return nil
-}
-
-// caseLocks serializes the work on one case in this process (a click, a
-// delivery, a re-alert), so a message is never redrawn from a state older
-// than the one another redraw already showed.
-type caseLocks struct {
-	mu sync.Mutex
-	m  map[string]*caseLock
-}
-
-type caseLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (l *caseLocks) lock(id string) func() {
-	l.mu.Lock()
-	k := l.m[id]
-	if k == nil {
-		k = &caseLock{}
-		l.m[id] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-	k.mu.Lock()
-	return func() {
-		k.mu.Unlock()
-		l.mu.Lock()
-		k.refs--
-		if k.refs == 0 {
-			delete(l.m, id)
-		}
-		l.mu.Unlock()
-	}
 }

@@ -92,7 +92,7 @@ func (a *Adapter) notifyHandoff(ctx context.Context, ev bot.Event) error {
 	if id == "" {
 		return fmt.Errorf("%w: handoff event %s has no handoff_id: %w", ErrBadEvent, ev.ID, bot.ErrPermanent)
 	}
-	unlock := a.cases.lock(id)
+	unlock := a.cases.Lock(id)
 	defer unlock()
 	h, err := a.st.Handoff(ctx, id)
 	if errors.Is(err, bot.ErrNotFound) {
@@ -208,7 +208,7 @@ func (a *Adapter) caseFor(ctx context.Context, convID, evID string) (*store.Hand
 		}
 		a.log.LogAttrs(ctx, slog.LevelInfo, "slack.case_opened_for_relay", slog.String("handoff_id", id))
 	}
-	unlock := a.cases.lock(id)
+	unlock := a.cases.Lock(id)
 	defer unlock()
 	h, err := a.st.Handoff(ctx, id)
 	if err != nil {
@@ -255,7 +255,7 @@ func (a *Adapter) notifyDeleted(ctx context.Context, ev bot.Event) error {
 }
 
 func (a *Adapter) redact(ctx context.Context, id, ch, ts string) error {
-	unlock := a.cases.lock(id)
+	unlock := a.cases.Lock(id)
 	defer unlock()
 	if ts == "" {
 		// Posted after the deletion was recorded?

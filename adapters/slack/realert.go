@@ -76,7 +76,7 @@ func (a *Adapter) RealertOnce(ctx context.Context) (int, error) {
 		}
 		sent++
 		a.log.LogAttrs(ctx, slog.LevelWarn, "slack.realerted", append(attrs, slog.Int("realerts", al.Realerts+1))...)
-		unlock := a.cases.lock(h.ID)
+		unlock := a.cases.Lock(h.ID)
 		if fresh, err := a.st.Handoff(ctx, h.ID); err == nil {
 			if err := a.publish(ctx, fresh); err != nil {
 				a.log.LogAttrs(ctx, slog.LevelWarn, "slack.case_update_failed", append(attrs, slog.String("error", errCode(err)))...)

@@ -33,6 +33,7 @@ import (
 
 	"intakebot/bot"
 	"intakebot/flows"
+	"intakebot/internal/keylock"
 	"intakebot/store"
 )
 
@@ -102,7 +103,10 @@ type Adapter struct {
 	botUserID string
 	botID     string
 
-	cases caseLocks
+	// cases serializes the work on one case in this process (a click, a
+	// delivery, a re-alert), so a message is never redrawn from a state
+	// older than the one another redraw already showed.
+	cases keylock.Locks
 
 	memMu     sync.Mutex
 	members   map[string]bool
@@ -185,7 +189,6 @@ func New(cfg Config, st Store, staff Staff, spec *flows.Spec, opts ...Option) (*
 		wake:       func() {},
 		alertPoll:  defaultAlertPoll,
 		membersTTL: DefaultMembersTTL,
-		cases:      caseLocks{m: map[string]*caseLock{}},
 		queue:      make(chan job, defaultQueueSize),
 		readyErr:   errors.New("not started"),
 	}
