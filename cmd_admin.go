@@ -26,6 +26,7 @@ func adminCommands() map[string]command {
 		"rotate-key": {"re-encrypt stored data with a new data key", runRotateKey},
 		"purge":      {"delete what the retention periods no longer allow", runPurge},
 		"outbox":     {"list undelivered events, or requeue a dead one (outbox list|requeue)", runOutbox},
+		"audit":      {"print the audit log: intake reads, staff actions, rotations, purges", runAudit},
 	}
 }
 
