@@ -109,6 +109,8 @@ type Matcher struct {
 	docPost  [][]posting
 	docNorm  []float64
 	docEntry []int32
+	// docText is each document's text, for explaining a score in tests.
+	docText []string
 	// coverPost lists, per term, the entries whose questions, keywords or
 	// title use it.
 	coverPost [][]int32
@@ -143,7 +145,7 @@ type synRule struct {
 // Scoring constants, tuned on the paraphrase and out-of-scope test sets.
 // The thresholds that decide answer, suggest or abstain live in flows.yaml
 // (matching:); these shape the score itself.
-const (
+var (
 	// An entry's score blends three similarities: the best cosine against
 	// one of its documents (weightBest), the share of the message's weight
 	// that its questions, keywords and title cover (weightCover), and the
@@ -163,13 +165,25 @@ const (
 	// unknownWeight scales the weight of a word the FAQ has never seen,
 	// relative to the rarest FAQ word.
 	unknownWeight = 1.0
+	// everydayUnknownWeight scales the weight of an everyday word
+	// (lightWords) the FAQ has never seen, relative to another unknown word.
+	everydayUnknownWeight = 0.25
+	// weakUnknown is the share of a message's weight in unknown words
+	// above which a match on a single topic word is weak; weakSuggest is
+	// how far above matching.suggest a weak match must score to be
+	// offered.
+	weakUnknown = 0.4
+	weakSuggest = 0.2
 )
 
-const (
+var (
 	// minEvidence is how much weight of words that are not everyday words
 	// the best entry must share with a message to be answered outright;
 	// "not sure" or "after 12" alone is no question about a topic.
 	minEvidence = 1.0
+)
+
+const (
 	// maxQueryWords bounds the work on very long messages.
 	maxQueryWords = 400
 	// maxCandidates is how many candidates a result carries.
@@ -300,6 +314,8 @@ func init() {
 	just also any some very really pretty quite please pls plz thanks thank thx ty
 	hi hello hey hiya yo ok okay oh um uh hmm well
 	im ive id ill youre youve youll theyre thats theres heres whos
+	youd itd itll thatll theyd theyll theyve weve wed whatd howd whered wouldve couldve shouldve aint yall
+	lol lmao haha omg idk tbh btw fyi imo ngl yeah yep yup nope nah yes alright
 	dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent hasnt
 	all think thinking thought guess while whole anyway anyways exactly though
 	get gets getting got gonna wanna gotta like know let lets tell
@@ -318,7 +334,46 @@ func init() {
 	realli want like get ok lot other your not enough most mostli`) {
 		lightWords[w] = true
 	}
+	for _, w := range strings.Fields(everydayWords) {
+		lightWords[english.Stem(w, true)] = true
+		everyday[w] = true
+	}
 }
+
+// everyday marks the words of everydayWords as written: they are never
+// "corrected" to a FAQ word as if they were typos.
+var everyday = map[string]bool{}
+
+// everydayWords are common English words that say nothing about which FAQ
+// topic a message is on: chat filler, everyday verbs, adverbs, adjectives
+// and nouns. Their stems are light words; one the FAQ does not use weighs
+// little in a message instead of as much as the rarest word, so "my doc
+// mentioned it today, what is it" is still about what IOP is. Words that do
+// carry a topic here (week, night, home, job, group, cost, stay, start, ...)
+// are deliberately absent.
+const everydayWords = `define join joining
+	heard hear hearing mentioned mention mentions
+	referred refer understand understood nodded explained explaining try trying tried
+	seem seems seemed sound sounds sounded happen happens happened happening
+	figure figured decide deciding decided wonder
+	today tonight yesterday tomorrow lately recently currently now sometime sometimes
+	later earlier ago year years
+	whole entire overall general generally usually normally typically specifically
+	roughly approximately approx exact main basic simple simply real truly certain certainly clearly obviously
+	only mainly mostly especially particular particularly
+	over under around across along through throughout within without outside inside
+	own same such other others else besides either neither each every
+	little small big bigger huge tiny major minor
+	place places version versions side sides idea ideas situation case cases point points
+	reason reasons example examples piece pieces bunch couple few
+	moment moments minute minutes second seconds
+	word words language terms sense detail details info information list lists
+	guy guys gal dude man woman lady ppl
+	normal usual regular standard average
+	totally fully completely partly
+	stuff things thing something anything everything nothing
+	back down up off out away along forward
+	set sets follow follows following based base open`
 
 // NewMatcher builds a matcher over entries. cfg's thresholds decide when the
 // matcher answers, suggests or abstains; cfg.Synonyms add to (and override)
@@ -340,6 +395,9 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 		deletes: map[string][]int32{}, synonyms: map[string][]synRule{},
 	}
 	for w := range stopWords {
+		m.known[w] = true
+	}
+	for w := range everyday {
 		m.known[w] = true
 	}
 	if err := m.buildSynonyms(cfg.Synonyms); err != nil {
@@ -381,6 +439,7 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 	type doc struct {
 		entry int32
 		terms []int32
+		text  string
 	}
 	var docs []doc
 	strongBags := make([]map[int32]int, len(entries))
@@ -395,7 +454,7 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 			if len(ts) == 0 {
 				continue
 			}
-			docs = append(docs, doc{entry: int32(i), terms: ts})
+			docs = append(docs, doc{entry: int32(i), terms: ts, text: t})
 			for _, id := range ts {
 				strongBags[i][id]++
 			}
@@ -440,6 +499,7 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 	m.docEntry = make([]int32, len(docs))
 	for d, dc := range docs {
 		m.docEntry[d] = dc.entry
+		m.docText = append(m.docText, dc.text)
 		var sum float64
 		for _, id := range dc.terms {
 			w := m.idf[id]
@@ -532,10 +592,22 @@ func (m *Matcher) buildSynonyms(extra map[string][]string) error {
 		sort.SliceStable(rules, func(a, b int) bool { return len(rules[a].from) > len(rules[b].from) })
 	}
 	// A synonym may map to a phrase that is itself a synonym ("face to
-	// face" -> "in person" -> "inperson"): resolve one level.
-	for _, rules := range m.synonyms {
-		for i := range rules {
-			rules[i].to = m.synonymize(rules[i].to)
+	// face" -> "in person" -> "inperson"): resolve up to three levels. Each
+	// pass reads the previous pass's targets only, so the result does not
+	// depend on map order.
+	var rules []*synRule
+	for _, rs := range m.synonyms {
+		for i := range rs {
+			rules = append(rules, &rs[i])
+		}
+	}
+	next := make([][]tok, len(rules))
+	for pass := 0; pass < 3; pass++ {
+		for i, r := range rules {
+			next[i] = m.synonymize(r.to)
+		}
+		for i, r := range rules {
+			r.to = next[i]
 		}
 	}
 	return nil
@@ -749,6 +821,9 @@ func (m *Matcher) analyze(text string) []qterm {
 		if c, ok := m.correct(t.raw); ok {
 			*t = m.tokens([]string{c})[0]
 			t.fixed = true
+		} else if swappedStop(t.raw) {
+			// "hte", "waht": a stop word with two letters swapped.
+			t.stop = true
 		}
 	}
 	toks = content(m.synonymize(toks))
@@ -759,7 +834,11 @@ func (m *Matcher) analyze(text string) []qterm {
 		if !ok {
 			if !strings.Contains(key, " ") && !containsString(unknown, key) {
 				unknown = append(unknown, key)
-				out = append(out, qterm{id: -1, w: m.unknownIDF})
+				w := m.unknownIDF
+				if lightWords[key] {
+					w *= everydayUnknownWeight
+				}
+				out = append(out, qterm{id: -1, w: w})
 			}
 			return
 		}
@@ -783,6 +862,24 @@ func (m *Matcher) analyze(text string) []qterm {
 	return out
 }
 
+// swappedStop reports whether a short word is a stop word with two
+// adjacent letters swapped.
+func swappedStop(w string) bool {
+	if len(w) < 3 || len(w) > 6 || !isASCII(w) {
+		return false
+	}
+	var arr [6]byte
+	b := arr[:len(w)]
+	for i := 0; i+1 < len(w); i++ {
+		copy(b, w)
+		b[i], b[i+1] = b[i+1], b[i]
+		if stopWords[string(b)] {
+			return true
+		}
+	}
+	return false
+}
+
 // correct returns the vocabulary word closest to a misspelled word, if one
 // is close enough: one edit for words of 4–7 letters (an adjacent swap
 // counts as one), two for longer words; the first letter must match (or be
@@ -803,6 +900,11 @@ func (m *Matcher) correct(w string) (string, bool) {
 			// People rarely mistype the first letter; requiring it keeps
 			// unrelated words ("iphone") from becoming FAQ words ("phone").
 			if !sameFirst(v, w) && !isAdjacentSwap(w, v) {
+				continue
+			}
+			// A short word one letter longer or shorter than a FAQ word
+			// is more often another word ("movie", "move") than a typo.
+			if n <= 5 && utf8.RuneCountInString(v) != n {
 				continue
 			}
 			d := typoDistance(w, v)
@@ -828,20 +930,88 @@ func (m *Matcher) correct(w string) (string, bool) {
 // otherwise, or when the text has no word the FAQ knows. Candidates are best
 // first, with scores in 0..1.
 func (m *Matcher) Match(text string) MatchResult {
+	sc := m.score(text)
+	if sc.n == 0 {
+		return MatchResult{Decision: Abstain}
+	}
+	top := sc.top[:sc.n]
+	res := MatchResult{Candidates: make([]Candidate, sc.n)}
+	for i, c := range top {
+		res.Candidates[i] = Candidate{ID: m.ids[c.entry], Score: c.score}
+	}
+	first, second := top[0].score, 0.0
+	if sc.n > 1 {
+		second = top[1].score
+	}
+	// A message that shares a single topic word with the best entry while
+	// most of its weight is words the FAQ has never seen ("is it going to
+	// rain this weekend") is about something else: it is never answered,
+	// and offered as a topic only when it scores well above the bar.
+	weak := top[0].topics <= 1 && sc.unknown >= weakUnknown
+	switch {
+	case first >= m.answer && first-second >= m.margin && top[0].evidence >= minEvidence && !weak:
+		res.Decision = Answer
+	case first >= m.suggest && (!weak || first >= m.suggest+weakSuggest):
+		res.Decision = Suggest
+		// Offer only topics in the same league as the best one.
+		keep := 1
+		for keep < sc.n && top[keep].score >= max(m.suggest*0.6, first*0.5) {
+			keep++
+		}
+		res.Candidates = res.Candidates[:keep]
+	default:
+		res.Decision = Abstain
+	}
+	return res
+}
+
+// scored is one entry's score and the parts it was made of.
+type scored struct {
+	entry int
+	score float64
+	// best is the best cosine against one of the entry's documents, cover
+	// the share of the message's weight its own words cover, bag the
+	// cosine against the whole entry.
+	best, cover, bag float64
+	// evidence is the weight of topic words (not everyday words) the
+	// message shares with the entry; topics counts them.
+	evidence float64
+	topics   int
+}
+
+// scoring is what score found: the best entries, best first, and how much
+// of the message's weight is words the FAQ has never seen.
+type scoring struct {
+	top [maxCandidates]scored
+	n   int
+	// unknown is the share of the message's squared weight carried by
+	// words the FAQ does not know (everyday words excepted).
+	unknown float64
+}
+
+// score scores text against every entry and keeps the best few.
+func (m *Matcher) score(text string) scoring {
+	var sc scoring
 	q := m.analyze(text)
-	var qn float64
+	var qn, unknown float64
 	known := false
 	for _, t := range q {
 		qn += t.w * t.w
-		known = known || t.id >= 0
+		if t.id >= 0 {
+			known = true
+		} else {
+			unknown += t.w * t.w
+		}
 	}
 	if !known {
-		return MatchResult{Decision: Abstain}
+		return sc
 	}
+	sc.unknown = unknown / qn
 	qn = math.Sqrt(qn)
 
 	ne := len(m.ids)
 	acc := make([]float64, len(m.docNorm)+4*ne)
+	topics := make([]int32, ne)
 	docAcc, rest := acc[:len(m.docNorm)], acc[len(m.docNorm):]
 	bagAcc, coverAcc, evidence, best := rest[:ne], rest[ne:2*ne], rest[2*ne:3*ne], rest[3*ne:]
 	for _, t := range q {
@@ -859,6 +1029,7 @@ func (m *Matcher) Match(text string) MatchResult {
 			if !m.light[t.id] {
 				// Any topic word counts, however common ("iop").
 				evidence[e] += max(t.w*t.w, 1)
+				topics[e]++
 			}
 		}
 	}
@@ -870,53 +1041,27 @@ func (m *Matcher) Match(text string) MatchResult {
 			best[m.docEntry[d]] = c
 		}
 	}
-	var top [maxCandidates]Candidate
-	var topEntry [maxCandidates]int
-	nTop := 0
 	for e := range m.ids {
-		s := weightBest*best[e] + weightCover*coverAcc[e]/(qn*qn) + weightBag*bagAcc[e]/(qn*m.bagNorm[e])
-		if s <= 0 {
+		c := scored{entry: e, best: best[e], cover: coverAcc[e] / (qn * qn), bag: bagAcc[e] / (qn * m.bagNorm[e]),
+			evidence: evidence[e], topics: int(topics[e])}
+		c.score = min(weightBest*c.best+weightCover*c.cover+weightBag*c.bag, 1)
+		if c.score <= 0 {
 			continue
 		}
-		s = min(s, 1)
-		pos := nTop
-		for pos > 0 && top[pos-1].Score < s {
+		pos := sc.n
+		for pos > 0 && sc.top[pos-1].score < c.score {
 			pos--
 		}
 		if pos >= maxCandidates {
 			continue
 		}
-		if nTop < maxCandidates {
-			nTop++
+		if sc.n < maxCandidates {
+			sc.n++
 		}
-		copy(top[pos+1:nTop], top[pos:nTop-1])
-		copy(topEntry[pos+1:nTop], topEntry[pos:nTop-1])
-		top[pos] = Candidate{ID: m.ids[e], Score: s}
-		topEntry[pos] = e
+		copy(sc.top[pos+1:sc.n], sc.top[pos:sc.n-1])
+		sc.top[pos] = c
 	}
-	if nTop == 0 {
-		return MatchResult{Decision: Abstain}
-	}
-	res := MatchResult{Candidates: append([]Candidate(nil), top[:nTop]...)}
-	first, second := top[0].Score, 0.0
-	if nTop > 1 {
-		second = top[1].Score
-	}
-	switch {
-	case first >= m.answer && first-second >= m.margin && evidence[topEntry[0]] >= minEvidence:
-		res.Decision = Answer
-	case first >= m.suggest:
-		res.Decision = Suggest
-		// Offer only topics in the same league as the best one.
-		keep := 1
-		for keep < nTop && top[keep].Score >= max(m.suggest*0.6, first*0.5) {
-			keep++
-		}
-		res.Candidates = res.Candidates[:keep]
-	default:
-		res.Decision = Abstain
-	}
-	return res
+	return sc
 }
 
 // normalizeWords splits text into lower-case words and appends them to buf:
