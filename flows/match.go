@@ -174,6 +174,11 @@ var (
 	// offered.
 	weakUnknown = 0.4
 	weakSuggest = 0.2
+	// longMessageWords is how many content words make a message long;
+	// longMessageBar is how much higher than matching.answer a long
+	// message must score to be answered.
+	longMessageWords = 10
+	longMessageBar   = 0.1
 )
 
 var (
@@ -315,7 +320,7 @@ func init() {
 	hi hello hey hiya yo ok okay oh um uh hmm well
 	im ive id ill youre youve youll theyre thats theres heres whos
 	youd itd itll thatll theyd theyll theyve weve wed whatd howd whered wouldve couldve shouldve aint yall
-	lol lmao haha omg idk tbh btw fyi imo ngl yeah yep yup nope nah yes alright
+	lol lmao haha omg idk tbh btw fyi imo ngl yeah yep yup nope nah yes alright whether
 	dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent hasnt
 	all think thinking thought guess while whole anyway anyways exactly though
 	get gets getting got gonna wanna gotta like know let lets tell
@@ -359,7 +364,7 @@ const everydayWords = `define join joining
 	today tonight yesterday tomorrow lately recently currently now sometime sometimes
 	later earlier ago year years
 	whole entire overall general generally usually normally typically specifically
-	roughly approximately approx exact main basic simple simply real truly certain certainly clearly obviously
+	said actual roughly approximately approx exact main basic simple simply real truly certain certainly clearly obviously
 	only mainly mostly especially particular particularly
 	over under around across along through throughout within without outside inside
 	own same such other others else besides either neither each every
@@ -614,17 +619,32 @@ func (m *Matcher) buildSynonyms(extra map[string][]string) error {
 }
 
 // buildTypoIndex indexes the vocabulary for typo correction.
+//
+// Stop words and everyday words are in the vocabulary too, with the lowest
+// frequency so that a FAQ word wins a tie: a misspelled "shoud" or "peopel"
+// then counts as the little word it is, instead of as a word the FAQ has
+// never seen that would weigh the message down.
 func (m *Matcher) buildTypoIndex(strong map[string]int) {
-	words := make([]string, 0, len(strong))
-	for w := range strong {
-		if utf8.RuneCountInString(w) >= 4 && !isNumber(w) && !stopWords[w] {
+	freq := map[string]int{}
+	for w, f := range strong {
+		freq[w] = f
+	}
+	for w := range stopWords {
+		freq[w] = 0
+	}
+	for w := range everyday {
+		freq[w] = 0
+	}
+	words := make([]string, 0, len(freq))
+	for w := range freq {
+		if utf8.RuneCountInString(w) >= 4 && !isNumber(w) {
 			words = append(words, w)
 		}
 	}
 	sort.Strings(words)
 	for i, w := range words {
 		m.vocab = append(m.vocab, w)
-		m.freq = append(m.freq, strong[w])
+		m.freq = append(m.freq, freq[w])
 		for _, k := range deletions(w, utf8.RuneCountInString(w) >= 8) {
 			if l := m.deletes[k]; len(l) == 0 || l[len(l)-1] != int32(i) {
 				m.deletes[k] = append(l, int32(i))
@@ -803,8 +823,9 @@ type qterm struct {
 	w  float64
 }
 
-// analyze turns a message into weighted terms.
-func (m *Matcher) analyze(text string) []qterm {
+// analyze turns a message into weighted terms; it also returns how many
+// content words (not stop words) the message has.
+func (m *Matcher) analyze(text string) ([]qterm, int) {
 	words := normalizeWords(text, make([]string, 0, 16))
 	if len(words) > maxQueryWords {
 		words = words[:maxQueryWords]
@@ -859,7 +880,7 @@ func (m *Matcher) analyze(text string) []qterm {
 			add(pairKey(toks[i-1].stem, t.stem), t.fixed || toks[i-1].fixed)
 		}
 	}
-	return out
+	return out, len(toks)
 }
 
 // swappedStop reports whether a short word is a stop word with two
@@ -900,11 +921,6 @@ func (m *Matcher) correct(w string) (string, bool) {
 			// People rarely mistype the first letter; requiring it keeps
 			// unrelated words ("iphone") from becoming FAQ words ("phone").
 			if !sameFirst(v, w) && !isAdjacentSwap(w, v) {
-				continue
-			}
-			// A short word one letter longer or shorter than a FAQ word
-			// is more often another word ("movie", "move") than a typo.
-			if n <= 5 && utf8.RuneCountInString(v) != n {
 				continue
 			}
 			d := typoDistance(w, v)
@@ -948,8 +964,14 @@ func (m *Matcher) Match(text string) MatchResult {
 	// rain this weekend") is about something else: it is never answered,
 	// and offered as a topic only when it scores well above the bar.
 	weak := top[0].topics <= 1 && sc.unknown >= weakUnknown
+	// A long message (a story, several questions at once) is rarely one
+	// FAQ question: it must score higher to be answered.
+	bar := m.answer
+	if sc.words >= longMessageWords {
+		bar += longMessageBar
+	}
 	switch {
-	case first >= m.answer && first-second >= m.margin && top[0].evidence >= minEvidence && !weak:
+	case first >= bar && first-second >= m.margin && top[0].evidence >= minEvidence && !weak:
 		res.Decision = Answer
 	case first >= m.suggest && (!weak || first >= m.suggest+weakSuggest):
 		res.Decision = Suggest
@@ -987,12 +1009,15 @@ type scoring struct {
 	// unknown is the share of the message's squared weight carried by
 	// words the FAQ does not know (everyday words excepted).
 	unknown float64
+	// words is how many content words the message has.
+	words int
 }
 
 // score scores text against every entry and keeps the best few.
 func (m *Matcher) score(text string) scoring {
 	var sc scoring
-	q := m.analyze(text)
+	q, words := m.analyze(text)
+	sc.words = words
 	var qn, unknown float64
 	known := false
 	for _, t := range q {
