@@ -373,7 +373,8 @@ const everydayWords = `define join joining
 	reason reasons example examples piece pieces bunch couple few
 	moment moments minute minutes second seconds
 	word words language terms sense detail details info information list lists
-	guy guys gal dude man woman lady ppl
+	guy guys gal dude man woman lady ppl kid kids child children childhood teen teenager adult adults
+	nervous scared afraid worried shy uncomfortable
 	normal usual regular standard average
 	totally fully completely partly
 	stuff things thing something anything everything nothing
