@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,7 +48,15 @@ import (
 // Phrases then match whole words. A phrase may offer alternatives, "(a|b)",
 // optional parts, "[a|b]" (nothing, a or b), gaps: "..." stands for up to
 // three words, and named lists from the safety section: <someone_close>
-// stands for the alternatives of lists.someone_close. Patterns are regular
+// stands for the alternatives of lists.someone_close. Lists are also the
+// screen's concept lexicons (<means>, <intent>, <emergency_sign>, …), which
+// rules combine with "together": "<means> + <intent> within 8 words"
+// matches when each part is found, in any order and without overlapping,
+// in one sentence (the default), within 8 words of one sentence, or, for
+// "within 2 sentences", in at most two consecutive sentences. Combinations
+// are what lets the screen catch wordings nobody wrote a phrase for: a
+// method next to an intention, a farewell next to a lost future, a person
+// next to an emergency sign. Patterns are regular
 // expressions for what phrases cannot say; they see the normalized text
 // (words separated by one space, blanked idioms as "_", sentence ends as
 // "."), and repeated letters in a pattern are read as one, like the text. A
@@ -74,8 +83,9 @@ type Hit struct {
 // immutable once built, so Check is safe for concurrent use.
 type Screen struct {
 	rules []screenRule
-	// starts are the phrases of the rules, by the words they can begin
-	// with; benign the same for benign idioms.
+	// starts are the phrases of the rules and the parts of their
+	// combinations, by the words they can begin with: the states each is
+	// in once that first word is read. benign the same for benign idioms.
 	starts map[string][]*state
 	benign map[string][]*state
 	// benignRe are benign idioms written as /regular expressions/.
@@ -85,6 +95,12 @@ type Screen struct {
 	typos    []string
 	// lists are the named alternatives phrases use as <name>.
 	lists map[string]string
+	// needIdx numbers the words that patterns need (see pattern.need).
+	needIdx map[string]int
+	// combos are the rules' "together" combinations, in rule order; terms
+	// counts the distinct parts they use.
+	combos []combo
+	terms  int
 	// vocab is every word of every phrase, for words with "*".
 	vocab []string
 	known map[string]bool
@@ -95,19 +111,92 @@ type screenRule struct {
 	patterns     []pattern
 }
 
+// combo is a compiled "together" combination of a rule: the parts are
+// term ids, matched by the automata in starts like phrases.
+type combo struct {
+	rule  int
+	terms []int
+	// words is the most words the parts may span (0: no limit), within
+	// one sentence; sentences is how many consecutive sentences they may
+	// spread over (1: the same sentence).
+	words, sentences int
+}
+
+// span is where a term matched: words [start, end) of the normalized text.
+type span struct{ start, end int }
+
+// maxTogetherParts bounds the parts of a combination, and maxTermHits the
+// matches of terms Check keeps, so that no message can make the search for
+// a combination slow.
+const (
+	maxTogetherParts = 4
+	maxTermHits      = 1024
+)
+
 // state is a state of a phrase's word automaton. Alternatives join again
 // after their group, so a phrase with several lists of alternatives stays
 // as small as the phrase itself.
 type state struct {
-	next map[string][]*state
-	eps  []*state
+	// next holds the moves over one word while the phrase is built;
+	// freeze moves them to edges when there are few (a short list is
+	// faster to scan than a map is to hash), else leaves them in next.
+	next  map[string][]*state
+	edges []wordEdge
+	eps   []*state
 	// any moves over one word (part of a "..." gap).
 	any *state
-	// rule is the rule a phrase ending here belongs to, or -1.
-	rule int
+	// rule is the rule a phrase ending here belongs to, or -1; term the
+	// part of a "together" combination that ends here, or -1.
+	rule, term int
 }
 
-func newState() *state { return &state{rule: -1} }
+func newState() *state { return &state{rule: -1, term: -1} }
+
+// wordEdge is a move over one word.
+type wordEdge struct {
+	word string
+	to   []*state
+}
+
+// maxEdges is the most moves a state keeps as a list rather than a map.
+const maxEdges = 8
+
+// freeze prepares the automata reachable from the roots in index for
+// matching; seen is shared across calls.
+func freeze(index map[string][]*state, seen map[*state]bool) {
+	var walk func(st *state)
+	walk = func(st *state) {
+		if st == nil || seen[st] {
+			return
+		}
+		seen[st] = true
+		if len(st.next) <= maxEdges {
+			for _, w := range slices.Sorted(maps.Keys(st.next)) {
+				st.edges = append(st.edges, wordEdge{word: w, to: st.next[w]})
+			}
+			st.next = nil
+		}
+		for _, e := range st.edges {
+			for _, t := range e.to {
+				walk(t)
+			}
+		}
+		for _, ts := range st.next {
+			for _, t := range ts {
+				walk(t)
+			}
+		}
+		for _, t := range st.eps {
+			walk(t)
+		}
+		walk(st.any)
+	}
+	for _, roots := range index {
+		for _, r := range roots {
+			walk(r)
+		}
+	}
+}
 
 type variant struct {
 	from, to []string
@@ -123,20 +212,31 @@ func NewScreen(s Safety) (*Screen, error) {
 		return nil, err
 	}
 	for name, alts := range s.Lists {
-		if !listName.MatchString(name) || strings.TrimSpace(alts) == "" {
+		if !listName.MatchString(name) || len(alts) == 0 {
 			return nil, fmt.Errorf("safety: lists: %q must be a name of a-z, 0-9 and _ with alternatives", name)
 		}
-		sc.lists[name] = alts
+		for _, a := range alts {
+			if strings.TrimSpace(a) == "" {
+				return nil, fmt.Errorf("safety: lists: %s has an empty alternative", name)
+			}
+		}
+		sc.lists[name] = alts.String()
 	}
 	var errs []error
 	vocab := map[string]bool{}
+	termIDs := map[string]int{}
 	for _, c := range s.Categories {
 		for _, r := range c.Rules {
 			idx := len(sc.rules)
 			rule := screenRule{category: c.ID, id: r.ID}
 			for _, p := range r.Phrases {
-				if err := sc.addPhrase(sc.starts, p, idx, vocab); err != nil {
+				if err := sc.addPhrase(sc.starts, p, idx, -1, vocab); err != nil {
 					errs = append(errs, fmt.Errorf("safety: category %s, rule %s: phrase %q: %w", c.ID, r.ID, p, err))
+				}
+			}
+			for _, t := range r.Together {
+				if err := sc.addTogether(t, idx, termIDs, vocab); err != nil {
+					errs = append(errs, fmt.Errorf("safety: category %s, rule %s: together %q: %w", c.ID, r.ID, t, err))
 				}
 			}
 			for _, p := range r.Patterns {
@@ -160,12 +260,24 @@ func NewScreen(s Safety) (*Screen, error) {
 			sc.benignRe = append(sc.benignRe, re)
 			continue
 		}
-		if err := sc.addPhrase(sc.benign, b, 0, vocab); err != nil {
+		if err := sc.addPhrase(sc.benign, b, 0, -1, vocab); err != nil {
 			errs = append(errs, fmt.Errorf("safety: benign %q: %w", b, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	seen := map[*state]bool{}
+	freeze(sc.starts, seen)
+	freeze(sc.benign, seen)
+	sc.needIdx = map[string]int{}
+	for r := range sc.rules {
+		for k := range sc.rules[r].patterns {
+			sc.rules[r].patterns[k].indexNeeds(sc.needIdx)
+		}
+	}
+	for k := range sc.benignRe {
+		sc.benignRe[k].indexNeeds(sc.needIdx)
 	}
 	for w := range vocab {
 		if !strings.Contains(w, "*") {
@@ -384,9 +496,65 @@ func minWords(seq []part) int {
 	return n
 }
 
+// togetherRe splits a combination into its parts and its distance.
+var togetherRe = regexp.MustCompile(`^(.*?)(?:\s+within\s+(\d+)\s+(words?|sentences?))?\s*$`)
+
+// addTogether compiles a "together" combination of rule: each part is
+// compiled once as a term (parts shared by several combinations, such as
+// "<intent>", are matched once per message).
+func (sc *Screen) addTogether(text string, rule int, termIDs map[string]int, vocab map[string]bool) error {
+	m := togetherRe.FindStringSubmatch(strings.TrimSpace(text))
+	if m == nil || strings.Contains(m[1], " within ") {
+		return errors.New(`write "part + part", optionally followed by "within N words" or "within N sentences"`)
+	}
+	c := combo{rule: rule, sentences: 1}
+	if m[2] != "" {
+		n, err := strconv.Atoi(m[2])
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a distance", m[2])
+		}
+		if strings.HasPrefix(m[3], "word") {
+			if n > 50 {
+				return errors.New("within more than 50 words: use sentences")
+			}
+			c.words = n
+		} else {
+			if n > 10 {
+				return errors.New("within more than 10 sentences")
+			}
+			c.sentences = n
+		}
+	}
+	parts := strings.Split(m[1], "+")
+	if len(parts) < 2 || len(parts) > maxTogetherParts {
+		return fmt.Errorf("needs 2 to %d parts joined by \"+\" (one part is a phrase)", maxTogetherParts)
+	}
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return errors.New(`a part between "+" is empty`)
+		}
+		id, ok := termIDs[p]
+		if !ok {
+			id = sc.terms
+			if err := sc.addPhrase(sc.starts, p, -1, id, vocab); err != nil {
+				return fmt.Errorf("part %q: %w", p, err)
+			}
+			termIDs[p] = id
+			sc.terms++
+		}
+		c.terms = append(c.terms, id)
+	}
+	sc.combos = append(sc.combos, c)
+	return nil
+}
+
 // addPhrase parses phrase, builds its automaton and indexes it by the words
-// it can begin with.
-func (sc *Screen) addPhrase(index map[string][]*state, phrase string, rule int, vocab map[string]bool) error {
+// it can begin with: index holds, for a first word, the states the phrase
+// is in once that word is read, so that matching never explores the
+// alternatives of a phrase's start that the word rules out. A phrase
+// ending is reported as rule, or as term when rule is -1.
+func (sc *Screen) addPhrase(index map[string][]*state, phrase string, rule, term int, vocab map[string]bool) error {
 	seq, err := sc.parsePhrase(phrase)
 	if err != nil {
 		return err
@@ -395,7 +563,7 @@ func (sc *Screen) addPhrase(index map[string][]*state, phrase string, rule int, 
 		return errors.New("has no words once normalized (is it only fillers?)")
 	}
 	start, end := newState(), newState()
-	end.rule = rule
+	end.rule, end.term = rule, term
 	build(seq, start, end, vocab)
 	firsts := map[string]bool{}
 	if err := firstWords(start, firsts, map[*state]bool{}); err != nil {
@@ -404,10 +572,33 @@ func (sc *Screen) addPhrase(index map[string][]*state, phrase string, rule int, 
 	if gapAtEnd(seq) {
 		return errors.New(`"..." must stand between words`)
 	}
+	var closure []*state
+	epsClosure(start, &closure, map[*state]bool{})
 	for w := range firsts {
-		index[w] = append(index[w], start)
+		seen := map[*state]bool{}
+		for _, c := range closure {
+			for _, t := range c.next[w] {
+				if !seen[t] {
+					seen[t] = true
+					index[w] = append(index[w], t)
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// epsClosure appends to out the states reachable from s without reading a
+// word.
+func epsClosure(s *state, out *[]*state, seen map[*state]bool) {
+	if seen[s] {
+		return
+	}
+	seen[s] = true
+	*out = append(*out, s)
+	for _, e := range s.eps {
+		epsClosure(e, out, seen)
+	}
 }
 
 // build adds the automaton of seq from state from to state to.
@@ -602,14 +793,26 @@ func (s *Screen) Check(text string) (Hit, bool) {
 	}
 	masked := s.mask(w)
 	best := len(s.rules)
+	var hits []termHit // in order of start
+	var found []uint64 // the terms in hits, as a bit set
 	for i := range w {
 		if masked[i] {
 			continue
 		}
 		for _, st := range s.starts[w[i]] {
-			run(st, w, masked, i, func(st *state, _ int) {
+			run(st, w, masked, i+1, func(st *state, end int) {
 				if st.rule >= 0 && st.rule < best {
 					best = st.rule
+				}
+				if st.term >= 0 && len(hits) < maxTermHits {
+					h := termHit{st.term, span{i, end}}
+					if !slices.Contains(hits, h) {
+						if found == nil {
+							found = make([]uint64, (s.terms+63)/64)
+						}
+						found[st.term/64] |= 1 << (st.term % 64)
+						hits = append(hits, h)
+					}
 				}
 			})
 		}
@@ -617,24 +820,26 @@ func (s *Screen) Check(text string) (Hit, bool) {
 			break
 		}
 	}
+	if hits != nil {
+		best = s.together(w, hits, found, best)
+	}
 	var joined string
-	var words map[string]bool
-	has := func(x string) bool { return words[x] }
+	var present []uint64
 	for r := 0; r < best; r++ {
 		if len(s.rules[r].patterns) == 0 {
 			continue
 		}
-		if words == nil {
-			joined = joinMasked(w, masked)
-			words = make(map[string]bool, len(w))
-			for i, x := range w {
-				if !masked[i] {
-					words[x] = true
-				}
-			}
+		if present == nil {
+			present = s.present(w, masked)
 		}
 		for _, p := range s.rules[r].patterns {
-			if p.match(joined, has) {
+			if !p.possibleIn(present) {
+				continue
+			}
+			if joined == "" {
+				joined = joinMasked(w, masked)
+			}
+			if p.re.MatchString(joined) {
 				best = r
 				break
 			}
@@ -650,7 +855,7 @@ func (s *Screen) Check(text string) (Hit, bool) {
 // accepting state it reaches, with the index after the last word matched.
 // Blanked words match nothing, and a gap cannot cross them.
 func run(st *state, w []string, masked []bool, i int, found func(*state, int)) {
-	if st.rule >= 0 {
+	if st.rule >= 0 || st.term >= 0 {
 		found(st, i)
 	}
 	for _, e := range st.eps {
@@ -659,12 +864,132 @@ func run(st *state, w []string, masked []bool, i int, found func(*state, int)) {
 	if i >= len(w) || masked[i] {
 		return
 	}
-	for _, t := range st.next[w[i]] {
-		run(t, w, masked, i+1, found)
+	if st.next != nil {
+		for _, t := range st.next[w[i]] {
+			run(t, w, masked, i+1, found)
+		}
+	} else {
+		for _, e := range st.edges {
+			if e.word == w[i] {
+				for _, t := range e.to {
+					run(t, w, masked, i+1, found)
+				}
+				break
+			}
+		}
 	}
 	if st.any != nil && w[i] != boundaryWord {
 		run(st.any, w, masked, i+1, found)
 	}
+}
+
+// termHit is a match of a term of a combination.
+type termHit struct {
+	term int
+	span
+}
+
+// together returns the first rule, before best, that has a combination
+// whose parts all matched as it asks; best when there is none. hits are in
+// order of start; found has the bit of every term in hits.
+func (s *Screen) together(w []string, hits []termHit, found []uint64, best int) int {
+	var sent []int // sentence number of each word, built when needed
+	for _, c := range s.combos {
+		if c.rule >= best {
+			continue
+		}
+		ok := true
+		for _, t := range c.terms {
+			if found[t/64]&(1<<(t%64)) == 0 {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if sent == nil {
+			sent = make([]int, len(w))
+			n := 0
+			for i, x := range w {
+				if x == boundaryWord {
+					n++
+				}
+				sent[i] = n
+			}
+		}
+		if c.find(hits, sent, make([]span, 0, len(c.terms))) {
+			best = c.rule
+		}
+	}
+	return best
+}
+
+// find reports whether the parts of c after those already chosen can
+// match without overlapping them, within c's distance.
+func (c combo) find(hits []termHit, sent []int, chosen []span) bool {
+	k := len(chosen)
+	if k == len(c.terms) {
+		return true
+	}
+	lo, hi := 0, len(sent) // the range of words a next part may use
+	first, last := len(sent), 0
+	if k > 0 {
+		for _, sp := range chosen {
+			first, last = min(first, sp.start), max(last, sp.end)
+		}
+		if c.words > 0 {
+			lo, hi = max(lo, last-c.words), min(hi, first+c.words)
+		}
+		// The sentences the parts may spread over.
+		s0, s1 := sent[first], sent[last-1]
+		from, to := s1-(c.sentences-1), s0+(c.sentences-1)
+		for lo < hi && sent[lo] < from {
+			lo++
+		}
+		for hi > lo && sent[hi-1] > to {
+			hi--
+		}
+	}
+	term := c.terms[k]
+	next := sort.Search(len(hits), func(i int) bool { return hits[i].start >= lo })
+	for _, h := range hits[next:] {
+		sp := h.span
+		if sp.start >= hi {
+			break
+		}
+		if h.term != term || sp.end > hi || overlaps(sp, chosen) || c.words > 0 && max(last, sp.end)-min(first, sp.start) > c.words {
+			continue
+		}
+		if c.find(hits, sent, append(chosen, sp)) {
+			return true
+		}
+	}
+	return false
+}
+
+func overlaps(sp span, chosen []span) bool {
+	for _, o := range chosen {
+		if sp.start < o.end && o.start < sp.end {
+			return true
+		}
+	}
+	return false
+}
+
+// present returns the bit set of the words patterns need that w has
+// (leaving out masked words, when masked is not nil).
+func (s *Screen) present(w []string, masked []bool) []uint64 {
+	bits := make([]uint64, (len(s.needIdx)+63)/64+1)
+	for i, x := range w {
+		if masked != nil && masked[i] {
+			continue
+		}
+		if k, ok := s.needIdx[x]; ok {
+			bits[k/64] |= 1 << (k % 64)
+		}
+	}
+	return bits
 }
 
 // mask marks the words that belong to a benign idiom.
@@ -673,7 +998,7 @@ func (s *Screen) mask(w []string) []bool {
 	none := make([]bool, len(w))
 	for i := range w {
 		for _, st := range s.benign[w[i]] {
-			run(st, w, none, i, func(_ *state, end int) {
+			run(st, w, none, i+1, func(_ *state, end int) {
 				for k := i; k < end; k++ {
 					masked[k] = true
 				}
@@ -681,21 +1006,21 @@ func (s *Screen) mask(w []string) []bool {
 		}
 	}
 	if len(s.benignRe) > 0 {
-		words := make(map[string]bool, len(w))
-		for _, x := range w {
-			words[x] = true
-		}
-		has := func(x string) bool { return words[x] }
-		joined := strings.Join(w, " ")
-		starts := make([]int, len(w))
-		off := 0
-		for i, x := range w {
-			starts[i] = off
-			off += len(x) + 1
-		}
+		present := s.present(w, nil)
+		var joined string
+		var starts []int
 		for _, p := range s.benignRe {
-			if !p.possible(has) {
+			if !p.possibleIn(present) {
 				continue
+			}
+			if starts == nil {
+				joined = strings.Join(w, " ")
+				starts = make([]int, len(w))
+				off := 0
+				for i, x := range w {
+					starts[i] = off
+					off += len(x) + 1
+				}
 			}
 			for _, m := range p.re.FindAllStringIndex(joined, -1) {
 				for i := range w {

@@ -18,6 +18,10 @@ const maxLiterals = 256
 type pattern struct {
 	re   *regexp.Regexp
 	need [][]string
+	// needIdx is need with each word replaced by its number in the
+	// screen's index of needed words (Screen.needIdx), so that Check tests
+	// a bit rather than hashing the word.
+	needIdx [][]int
 }
 
 // compileWithPrefilter compiles src (already in normalized form) and works
@@ -34,19 +38,39 @@ func compileWithPrefilter(src string) (pattern, error) {
 	return p, nil
 }
 
-// possible reports whether a text whose words are in has can match.
-func (p pattern) possible(has func(string) bool) bool {
-	for _, set := range p.need {
-		if !slices.ContainsFunc(set, has) {
+// possibleIn reports whether a text can match whose needed words are the
+// bits set in present (numbered as in needIdx): every set of need must have
+// one of its words there.
+func (p pattern) possibleIn(present []uint64) bool {
+	for _, set := range p.needIdx {
+		ok := false
+		for _, i := range set {
+			if present[i/64]&(1<<(i%64)) != 0 {
+				ok = true
+				break
+			}
+		}
+		if !ok {
 			return false
 		}
 	}
 	return true
 }
 
-// match reports whether the pattern matches joined, whose words are in has.
-func (p pattern) match(joined string, has func(string) bool) bool {
-	return p.possible(has) && p.re.MatchString(joined)
+// indexNeeds numbers the needed words of p in index (adding new ones) and
+// fills p.needIdx.
+func (p *pattern) indexNeeds(index map[string]int) {
+	p.needIdx = make([][]int, len(p.need))
+	for k, set := range p.need {
+		for _, w := range set {
+			i, ok := index[w]
+			if !ok {
+				i = len(index)
+				index[w] = i
+			}
+			p.needIdx[k] = append(p.needIdx[k], i)
+		}
+	}
 }
 
 // sep marks a word boundary (\b, ^ or $) inside spelled-out strings.

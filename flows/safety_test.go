@@ -253,13 +253,22 @@ func testSafety() flows.Safety {
 				{ID: "kill-self", Phrases: []string{"kill myself", "end my [own] life", "(want|going) to die"}},
 				{ID: "word", Phrases: []string{"suicide", "suicidal"}},
 				{ID: "pattern", Patterns: []string{`\bhow many( \S+){0,5} to kill me\b`}},
+				{ID: "combo", Together: []string{
+					"<means> + <soon> within 4 words",
+					"goodbye + note within 2 sentences",
+					"rope + rope within 5 words",
+					"bridge + <soon>",
+				}},
 			}},
 			{ID: "danger", Rules: []flows.Rule{
 				{ID: "unsafe", Phrases: []string{"not safe", "(he|she) is killing me"}},
 			}},
 		},
-		Benign: []string{"(my|the) (feet|commute) (is|are) killing me", "not safe for work", `/\bsuicide squad\b/`},
-		Lists:  map[string]string{"close": "my <relative>", "relative": "friend|sister"},
+		Benign: []string{"(my|the) (feet|commute) (is|are) killing me", "not safe for work", `/\bsuicide squad\b/`, "bridge club"},
+		Lists: map[string]flows.Alternatives{
+			"close": {"my <relative>"}, "relative": {"friend", "sister"},
+			"means": {"pills", "noose|the bottle"}, "soon": {"tonight|right now"},
+		},
 		Normalize: flows.Normalization{
 			Spellings: map[string][]string{
 				"want to":     {"wanna"},
@@ -317,6 +326,19 @@ func TestScreenNormalizes(t *testing.T) {
 		{"benign regex", "suicide squad was fun", ""},
 		{"benign phrase", "that link is not safe for work", ""},
 		{"gap cannot cross an idiom", "my friend, the commute is killing me, suicidal", "word"},
+		{"together: both parts", "pills tonight", "combo"},
+		{"together: any order, list from a sequence", "right now, the bottle", "combo"},
+		{"together: within the word limit", "the pills are for tonight", "combo"},
+		{"together: beyond the word limit", "pills and more and more tonight", ""},
+		{"together: words stay in one sentence", "pills. tonight", ""},
+		{"together: one part alone", "pills", ""},
+		{"together: across two sentences", "goodbye. i left a note", "combo"},
+		{"together: not across three", "goodbye. ok. a note", ""},
+		{"together: parts never overlap", "a rope", ""},
+		{"together: the same part twice", "a rope and a rope", "combo"},
+		{"together: same sentence, any distance", "the bridge is far away from here, tonight", "combo"},
+		{"together: a blanked idiom is no part", "suicide squad tonight bridge", "combo"},
+		{"together: not inside a blanked idiom", "the bridge club meets tonight", ""},
 		{"empty", "", ""},
 		{"only punctuation", "?!…", ""},
 		{"emoji", "😔😔😔", ""},
@@ -353,10 +375,21 @@ func TestNewScreenRejects(t *testing.T) {
 		{"spelling claimed twice", func(s *flows.Safety) { s.Normalize.Spellings["going to"] = []string{"wanna"} }, "listed for both"},
 		{"short typo word", func(s *flows.Safety) { s.Normalize.Typos = []string{"kill"} }, "at least"},
 		{"unknown list", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"<nobody> wants to die"} }, "unknown list <nobody>"},
-		{"list that uses itself", func(s *flows.Safety) { s.Lists["relative"] = "friend|<relative>" }, "nest"},
-		{"bad list name", func(s *flows.Safety) { s.Lists["Close Ones"] = "a|b" }, "lists"},
+		{"list that uses itself", func(s *flows.Safety) { s.Lists["relative"] = flows.Alternatives{"friend|<relative>"} }, "nest"},
+		{"bad list name", func(s *flows.Safety) { s.Lists["Close Ones"] = flows.Alternatives{"a|b"} }, "lists"},
 		{"filler-only alternative", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"(just|i) want to die"} }, "only fillers"},
 		{"gap at the start", func(s *flows.Safety) { s.Categories[1].Rules[0].Phrases = []string{"... want to die"} }, `"..."`},
+		{"together with one part", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"pills within 3 words"} }, "rule combo: together"},
+		{"together with five parts", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"a + b + c + d + e"} }, "2 to 4 parts"},
+		{"together with an empty part", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"pills + + tonight"} }, "empty"},
+		{"together with a zero distance", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"pills + tonight within 0 words"} }, "not a distance"},
+		{"together too far apart", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"pills + tonight within 99 words"} }, "more than 50"},
+		{"together with a distance in words", func(s *flows.Safety) {
+			s.Categories[1].Rules[3].Together = []string{"pills + tonight within three words"}
+		}, "within N words"},
+		{"together with an unknown list", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"<nobody> + tonight"} }, "unknown list <nobody>"},
+		{"together with a bad part", func(s *flows.Safety) { s.Categories[1].Rules[3].Together = []string{"(pills + tonight"} }, `part "(pills"`},
+		{"empty list entry", func(s *flows.Safety) { s.Lists["means"] = flows.Alternatives{"pills", " "} }, "empty alternative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -519,5 +552,58 @@ func BenchmarkScreen(b *testing.B) {
 				scr.Check(c.text)
 			}
 		})
+	}
+}
+
+// TestBlindSet measures the shipped screen on a set written by someone who
+// never saw the rules: CRISIS_BLIND_POS names a category<TAB>message file,
+// CRISIS_BLIND_BENIGN a file of look-alikes, one a line. It only reports
+// (the honest figure of how the screen generalizes); it is skipped unless
+// one of them is set. CRISIS_BLIND_VERBOSE=1 lists every miss and alarm.
+func TestBlindSet(t *testing.T) {
+	posPath, benPath := os.Getenv("CRISIS_BLIND_POS"), os.Getenv("CRISIS_BLIND_BENIGN")
+	if posPath == "" && benPath == "" {
+		t.Skip("set CRISIS_BLIND_POS and/or CRISIS_BLIND_BENIGN to measure a blind set")
+	}
+	_, scr := shippedScreen(t)
+	verbose := os.Getenv("CRISIS_BLIND_VERBOSE") != ""
+	if posPath != "" {
+		n, caught, right := 0, 0, 0
+		var misses []string
+		eachLine(t, posPath, func(line int, s string) {
+			cat, text, ok := strings.Cut(s, "\t")
+			if !ok {
+				t.Fatalf("%s:%d: want category<TAB>text", posPath, line)
+			}
+			n++
+			hit, alarmed := scr.Check(text)
+			switch {
+			case !alarmed:
+				misses = append(misses, fmt.Sprintf("  %d [%s] %q", line, cat, text))
+			case hit.Category == cat:
+				caught++
+				right++
+			default:
+				caught++
+			}
+		})
+		t.Logf("blind crisis: %d of %d caught (%.1f%%), category right for %d", caught, n, pct(caught, n), right)
+		if verbose && len(misses) > 0 {
+			t.Logf("missed:\n%s", strings.Join(misses, "\n"))
+		}
+	}
+	if benPath != "" {
+		n := 0
+		var alarms []string
+		eachLine(t, benPath, func(line int, s string) {
+			n++
+			if hit, ok := scr.Check(s); ok {
+				alarms = append(alarms, fmt.Sprintf("  %d %q: %s (%s)", line, s, hit.Category, hit.Rule))
+			}
+		})
+		t.Logf("blind look-alikes: %d of %d alarm (%.1f%%)", len(alarms), n, pct(len(alarms), n))
+		if verbose && len(alarms) > 0 {
+			t.Logf("alarmed:\n%s", strings.Join(alarms, "\n"))
+		}
 	}
 }

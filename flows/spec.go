@@ -7,6 +7,8 @@
 package flows
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -135,9 +137,34 @@ type Safety struct {
 	Normalize Normalization `yaml:"normalize"`
 	// Lists name alternatives that many phrases share ("someone_close":
 	// "my (friend|sister|…)"); a phrase uses one as <someone_close>, so a
-	// new word is added in one place.
-	Lists map[string]string `yaml:"lists"`
+	// new word is added in one place. The concept lexicons of the screen
+	// (means of suicide, violence verbs, emergency signs, …) are lists too.
+	Lists map[string]Alternatives `yaml:"lists"`
 }
+
+// Alternatives are the alternatives of a named list, written either on one
+// line ("friend|sister|my (son|daughter)") or as a YAML sequence with one
+// or more alternatives an entry, which reads better for a long concept
+// lexicon and lets each entry carry its own comment.
+type Alternatives []string
+
+// UnmarshalYAML accepts a single string or a sequence of strings.
+func (a *Alternatives) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*a = Alternatives{one}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return fmt.Errorf("a list is one line of alternatives or a sequence of them: %w", err)
+	}
+	*a = many
+	return nil
+}
+
+// String joins the alternatives as one "a|b|c" group body.
+func (a Alternatives) String() string { return strings.Join(a, "|") }
 
 // Normalization is how the crisis screen rewrites a message (and every
 // phrase) before matching; see the flows package's safety.go.
@@ -177,6 +204,11 @@ type Rule struct {
 	Phrases []string `yaml:"phrases"`
 	// Patterns are regular expressions over the normalized text.
 	Patterns []string `yaml:"patterns"`
+	// Together are combinations of concepts: "<means> + <intent> within 8
+	// words" matches when every part (a phrase, usually a list) is found,
+	// in any order, without overlapping, in one sentence (the default),
+	// within N words, or within N consecutive sentences.
+	Together []string `yaml:"together"`
 }
 
 // Consent is the versioned consent for the pre-intake.
