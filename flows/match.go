@@ -56,20 +56,29 @@ type MatchResult struct {
 // It is a small TF-IDF retriever built for the way people type on a phone.
 // A message is normalized (Unicode folding, case, apostrophes, punctuation,
 // stretched letters); words the FAQ does not know are corrected to the
-// closest word of its questions and keywords (Levenshtein distance, an
-// adjacent swap counted as one edit); words are stemmed (Snowball English);
-// synonyms and IOP abbreviations are mapped onto the FAQ's own words,
-// regardless of inflection ("weeks" finds a synonym written "week"); stop
-// words are dropped and everyday words ("part", "help") weigh less; adjacent
-// words also form two-word terms, so "group therapy" weighs more than
-// "group" and "therapy" apart.
+// closest word of its questions, keywords, synonyms, stop words and
+// everyday words (Levenshtein distance, an adjacent swap counted as one
+// edit), so "insurnace" finds "insurance" and "shoud" counts as the little
+// word it is; words are stemmed (Snowball English); synonyms and IOP
+// abbreviations are mapped onto the FAQ's own words, regardless of
+// inflection ("weeks" finds a synonym written "week"); stop words are
+// dropped and everyday words ("part", "help", "heard", "today") weigh less;
+// adjacent words also form two-word terms, so "group therapy" weighs more
+// than "group" and "therapy" apart.
 //
 // An entry's score blends the best cosine similarity against one of its
 // example questions, keywords or title, the share of the message that the
 // entry's own words cover, and the similarity against the whole entry with
 // its answer counted lightly. Words the FAQ has never seen weigh in the
-// message's length, so a message about something else scores low and the
-// matcher abstains instead of forcing an answer.
+// message's length (everyday ones only a little), so a message about
+// something else scores low and the matcher abstains instead of forcing an
+// answer.
+//
+// A wrong answer is worse than offering two or three topics, so Match
+// answers only when the best entry is clearly ahead (matching.margin), when
+// the message shares more with it than a single topic word lost among words
+// the FAQ has never seen, and, for a long message, when it scores well
+// above matching.answer; otherwise it offers the best topics as buttons.
 //
 // Everything is precomputed by NewMatcher; Match only reads shared state, so
 // it is safe for concurrent use.
@@ -109,8 +118,6 @@ type Matcher struct {
 	docPost  [][]posting
 	docNorm  []float64
 	docEntry []int32
-	// docText is each document's text, for explaining a score in tests.
-	docText []string
 	// coverPost lists, per term, the entries whose questions, keywords or
 	// title use it.
 	coverPost [][]int32
@@ -145,7 +152,7 @@ type synRule struct {
 // Scoring constants, tuned on the paraphrase and out-of-scope test sets.
 // The thresholds that decide answer, suggest or abstain live in flows.yaml
 // (matching:); these shape the score itself.
-var (
+const (
 	// An entry's score blends three similarities: the best cosine against
 	// one of its documents (weightBest), the share of the message's weight
 	// that its questions, keywords and title cover (weightCover), and the
@@ -160,35 +167,38 @@ var (
 	bigramWeight = 0.3
 	// correctedWeight discounts a word that was a typo correction.
 	correctedWeight = 0.85
-	// lightWeight scales the weight of everyday words (lightWords).
-	lightWeight = 0.5
+	// lightWeight scales the weight of everyday words (lightWords), and
+	// lightMaxWeight caps it: an everyday word the FAQ happens to use only
+	// once ("along", "refer") must not outweigh the topic.
+	lightWeight    = 0.5
+	lightMaxWeight = 1.0
 	// unknownWeight scales the weight of a word the FAQ has never seen,
 	// relative to the rarest FAQ word.
 	unknownWeight = 1.0
 	// everydayUnknownWeight scales the weight of an everyday word
-	// (lightWords) the FAQ has never seen, relative to another unknown word.
-	everydayUnknownWeight = 0.25
-	// weakUnknown is the share of a message's weight in unknown words
-	// above which a match on a single topic word is weak; weakSuggest is
-	// how far above matching.suggest a weak match must score to be
-	// offered.
-	weakUnknown = 0.4
-	weakSuggest = 0.2
-	// longMessageWords is how many content words make a message long;
-	// longMessageBar is how much higher than matching.answer a long
-	// message must score to be answered.
-	longMessageWords = 10
-	longMessageBar   = 0.1
+	// (everydayWords) the FAQ has never seen, relative to another unknown
+	// word: "heard", "today" or "lol" say nothing about the topic, and at
+	// full weight they would sink a real question.
+	everydayUnknownWeight = 0.1
 )
 
-var (
+// Decision constants: when a good score is still not an answer.
+const (
 	// minEvidence is how much weight of words that are not everyday words
 	// the best entry must share with a message to be answered outright;
 	// "not sure" or "after 12" alone is no question about a topic.
 	minEvidence = 1.0
-)
-
-const (
+	// weakUnknown is the share of a message's weight in words the FAQ has
+	// never seen above which a match on a single topic word is weak ("is
+	// it going to rain this weekend" shares only "weekend"); weakSuggest is
+	// how far above matching.suggest a weak match must score to be offered.
+	weakUnknown = 0.4
+	weakSuggest = 0.2
+	// longMessageWords is how many content words make a message long (the
+	// FAQ's questions have fewer than 10); longMessageBar is how much higher
+	// than matching.answer a long message must score to be answered.
+	longMessageWords = 10
+	longMessageBar   = 0.1
 	// maxQueryWords bounds the work on very long messages.
 	maxQueryWords = 400
 	// maxCandidates is how many candidates a result carries.
@@ -350,8 +360,8 @@ func init() {
 var everyday = map[string]bool{}
 
 // everydayWords are common English words that say nothing about which FAQ
-// topic a message is on: chat filler, everyday verbs, adverbs, adjectives
-// and nouns. Their stems are light words; one the FAQ does not use weighs
+// topic a message is on: everyday verbs, adverbs, adjectives and nouns, and
+// the concept "define" that "what is" maps to. Their stems are light words; one the FAQ does not use weighs
 // little in a message instead of as much as the rarest word, so "my doc
 // mentioned it today, what is it" is still about what IOP is. Words that do
 // carry a topic here (week, night, home, job, group, cost, stay, start, ...)
@@ -373,7 +383,7 @@ const everydayWords = `define join joining
 	reason reasons example examples piece pieces bunch couple few
 	moment moments minute minutes second seconds
 	word words language terms sense detail details info information list lists
-	guy guys gal dude man woman lady ppl kid kids child children childhood teen teenager adult adults
+	guy guys gal dude man woman lady ppl doctor doctors kid kids child children childhood teen teenager adult adults
 	nervous scared afraid worried shy uncomfortable
 	normal usual regular standard average
 	totally fully completely partly
@@ -445,7 +455,6 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 	type doc struct {
 		entry int32
 		terms []int32
-		text  string
 	}
 	var docs []doc
 	strongBags := make([]map[int32]int, len(entries))
@@ -460,7 +469,7 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 			if len(ts) == 0 {
 				continue
 			}
-			docs = append(docs, doc{entry: int32(i), terms: ts, text: t})
+			docs = append(docs, doc{entry: int32(i), terms: ts})
 			for _, id := range ts {
 				strongBags[i][id]++
 			}
@@ -495,7 +504,7 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 			m.light[id] = isLight(key)
 		}
 		if m.light[id] {
-			m.idf[id] *= lightWeight
+			m.idf[id] = min(m.idf[id]*lightWeight, lightMaxWeight)
 		}
 	}
 	m.unknownIDF = unknownWeight * math.Log(1+2*n)
@@ -505,7 +514,6 @@ func NewMatcher(entries []FAQEntry, cfg Matching) (*Matcher, error) {
 	m.docEntry = make([]int32, len(docs))
 	for d, dc := range docs {
 		m.docEntry[d] = dc.entry
-		m.docText = append(m.docText, dc.text)
 		var sum float64
 		for _, id := range dc.terms {
 			w := m.idf[id]
@@ -915,21 +923,36 @@ func (m *Matcher) correct(w string) (string, bool) {
 	if n >= 8 {
 		limit = 2
 	}
-	best, bestD, bestF := -1, limit+1, 0
+	// Among candidates at the same distance, two swapped letters ("waht"
+	// for "what") beat another edit ("want"), then the more frequent word
+	// wins, then the first in alphabetical order.
+	best, bestD, bestF, bestSwap := -1, limit+1, 0, false
 	m.deletionHits(w, n >= 8, func(ids []int32) {
 		for _, i := range ids {
 			v := m.vocab[i]
+			swap := isAdjacentSwap(w, v)
 			// People rarely mistype the first letter; requiring it keeps
 			// unrelated words ("iphone") from becoming FAQ words ("phone").
-			if !sameFirst(v, w) && !isAdjacentSwap(w, v) {
+			if !sameFirst(v, w) && !swap {
 				continue
 			}
 			d := typoDistance(w, v)
 			if d > limit {
 				continue
 			}
-			if d < bestD || (d == bestD && (m.freq[i] > bestF || (m.freq[i] == bestF && v < m.vocab[best]))) {
-				best, bestD, bestF = int(i), d, m.freq[i]
+			better := d < bestD
+			if d == bestD {
+				switch {
+				case swap != bestSwap:
+					better = swap
+				case m.freq[i] != bestF:
+					better = m.freq[i] > bestF
+				default:
+					better = v < m.vocab[best]
+				}
+			}
+			if better {
+				best, bestD, bestF, bestSwap = int(i), d, m.freq[i], swap
 			}
 		}
 	})
@@ -940,12 +963,15 @@ func (m *Matcher) correct(w string) (string, bool) {
 }
 
 // Match scores text against every entry and decides: Answer when the best
-// entry scores at least matching.answer, leads the runner-up by at least
-// matching.margin and shares a topic word with the text (not only everyday
-// words or numbers); Suggest (the best one to three, those within half of
-// the best score) when it scores at least matching.suggest; Abstain
-// otherwise, or when the text has no word the FAQ knows. Candidates are best
-// first, with scores in 0..1.
+// entry scores at least matching.answer (plus longMessageBar for a message
+// of longMessageWords content words or more), leads the runner-up by at
+// least matching.margin, shares a topic word with the text (not only
+// everyday words or numbers) and is not a weak match (a single shared topic
+// word while weakUnknown or more of the text is words the FAQ has never
+// seen); Suggest (the best one to three, those within half of the best
+// score) when it scores at least matching.suggest (plus weakSuggest for a
+// weak match); Abstain otherwise, or when the text has no word the FAQ
+// knows. Candidates are best first, with scores in 0..1.
 func (m *Matcher) Match(text string) MatchResult {
 	sc := m.score(text)
 	if sc.n == 0 {
@@ -1008,7 +1034,7 @@ type scoring struct {
 	top [maxCandidates]scored
 	n   int
 	// unknown is the share of the message's squared weight carried by
-	// words the FAQ does not know (everyday words excepted).
+	// words the FAQ does not know.
 	unknown float64
 	// words is how many content words the message has.
 	words int

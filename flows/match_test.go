@@ -229,6 +229,60 @@ func TestMatchNormalization(t *testing.T) {
 	}
 }
 
+// TestMatchDecisions checks how the matcher decides in the cases it was
+// built for: everyday words and misspelled little words do not sink a real
+// question, a topic's own vocabulary finds it, a single topic word among
+// words the FAQ has never seen is no question about that topic, a close
+// call offers buttons instead of answering, and a long story is not
+// answered from one of its words.
+func TestMatchDecisions(t *testing.T) {
+	m := matchSpec(t).Matcher()
+	tests := []struct {
+		name, text string
+		want       flows.Decision
+		// ids must be among the candidates (the first one first, for an
+		// answer).
+		ids []string
+	}{
+		{"everyday words weigh little", "i heard about iop today, what is it exactly", flows.Answer, []string{"what_is_iop"}},
+		{"swapped letters in a little word", "waht is iop", flows.Answer, []string{"what_is_iop"}},
+		{"misspelled little word", "shoud i do iop or php", flows.Answer, []string{"iop_vs_php"}},
+		{"family words", "can my wife come to a session", flows.Answer, []string{"family_therapy"}},
+		{"money words", "i cant afford it", flows.Answer, []string{"cost_help"}},
+		{"video words", "do you do zoom groups", flows.Answer, []string{"virtual"}},
+		{"work words", "will my boss find out", flows.Answer, []string{"work_school"}},
+		{"condition not in the list", "do you treat ocd", flows.Answer, []string{"conditions"}},
+		{"getting worse", "what if i get worse during the program", flows.Answer, []string{"red_flags"}},
+		{"medicine for MAT", "do you do MAT like suboxone", flows.Answer, []string{"dual_diagnosis"}},
+		{"close call offers buttons", "are sessions in person or virtual", flows.Suggest, []string{"formats", "hybrid"}},
+		{"one topic word among unknown words", "is it going to rain this weekend", flows.Abstain, nil},
+		{"one topic word, a device", "my laptop won't turn on", flows.Abstain, nil},
+		{"a word near a FAQ word", "recommend a good movie", flows.Abstain, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := m.Match(tt.text)
+			ok := r.Decision == tt.want
+			for _, id := range tt.ids {
+				ok = ok && hasCandidate(r.Candidates, id)
+			}
+			if ok && tt.want == flows.Answer {
+				ok = r.Candidates[0].ID == tt.ids[0]
+			}
+			if !ok {
+				t.Errorf("Match(%q) = %s %v, want %s %v", tt.text, r.Decision, candIDs(r.Candidates), tt.want, tt.ids)
+			}
+		})
+	}
+	t.Run("long story is not answered", func(t *testing.T) {
+		text := "My boyfriend and I fight all the time and I don't know how to fix it. He says I never listen, " +
+			"I feel like nothing I do is right anymore, and my family thinks I should leave. What should I do?"
+		if r := m.Match(text); r.Decision == flows.Answer {
+			t.Errorf("Match(long story) = answer %v, want a suggestion or nothing", candIDs(r.Candidates))
+		}
+	})
+}
+
 // TestMatchNothingToMatch checks messages with no words abstain with no
 // candidates and never panic.
 func TestMatchNothingToMatch(t *testing.T) {
