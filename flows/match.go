@@ -199,6 +199,11 @@ const (
 	// than matching.answer a long message must score to be answered.
 	longMessageWords = 10
 	longMessageBar   = 0.1
+	// disagreeMargin is the lead the best entry needs over the runner-up
+	// (instead of matching.margin, when that is smaller) when the entry
+	// with the closest example question is not the entry closest as a
+	// whole.
+	disagreeMargin = 0.08
 	// maxQueryWords bounds the work on very long messages.
 	maxQueryWords = 400
 	// maxCandidates is how many candidates a result carries.
@@ -329,11 +334,12 @@ func init() {
 	just also any some very really pretty quite please pls plz thanks thank thx ty
 	hi hello hey hiya yo ok okay oh um uh hmm well
 	im ive id ill youre youve youll theyre thats theres heres whos
-	youd itd itll thatll theyd theyll theyve weve wed whatd howd whered wouldve couldve shouldve aint yall
+	youd itd itll thatll theyd theyll theyve weve whatd howd whered wouldve couldve shouldve aint yall
 	lol lmao haha omg idk tbh btw fyi imo ngl yeah yep yup nope nah yes alright whether
 	dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent hasnt
 	all think thinking thought guess while whole anyway anyways exactly though
-	get gets getting got gonna wanna gotta like know let lets tell
+	get gets getting got gotten gonna wanna gotta like liked know knows knowing let lets tell
+	making thinks guessed
 	wondering wonder wondered curious question questions
 	one thing things something anything stuff kind sort lot lots bit
 	y u r ur ya
@@ -865,7 +871,7 @@ func (m *Matcher) analyze(text string) ([]qterm, int) {
 			if !strings.Contains(key, " ") && !containsString(unknown, key) {
 				unknown = append(unknown, key)
 				w := m.unknownIDF
-				if lightWords[key] {
+				if lightWords[key] || isNumber(key) {
 					w *= everydayUnknownWeight
 				}
 				out = append(out, qterm{id: -1, w: w})
@@ -965,7 +971,8 @@ func (m *Matcher) correct(w string) (string, bool) {
 // Match scores text against every entry and decides: Answer when the best
 // entry scores at least matching.answer (plus longMessageBar for a message
 // of longMessageWords content words or more), leads the runner-up by at
-// least matching.margin, shares a topic word with the text (not only
+// least matching.margin (disagreeMargin when the closest example question
+// and the closest entry as a whole are different entries), shares a topic word with the text (not only
 // everyday words or numbers) and is not a weak match (a single shared topic
 // word while weakUnknown or more of the text is words the FAQ has never
 // seen); Suggest (the best one to three, those within half of the best
@@ -997,8 +1004,14 @@ func (m *Matcher) Match(text string) MatchResult {
 	if sc.words >= longMessageWords {
 		bar += longMessageBar
 	}
+	// When one entry has the closest example but another fits better as a
+	// whole, the message is between topics: the lead must be wider.
+	margin := m.margin
+	if !sc.agree {
+		margin = max(margin, disagreeMargin)
+	}
 	switch {
-	case first >= bar && first-second >= m.margin && top[0].evidence >= minEvidence && !weak:
+	case first >= bar && first-second >= margin && top[0].evidence >= minEvidence && !weak:
 		res.Decision = Answer
 	case first >= m.suggest && (!weak || first >= m.suggest+weakSuggest):
 		res.Decision = Suggest
@@ -1038,6 +1051,9 @@ type scoring struct {
 	unknown float64
 	// words is how many content words the message has.
 	words int
+	// agree reports whether the entry with the closest example question or
+	// keyword is also the entry closest as a whole.
+	agree bool
 }
 
 // score scores text against every entry and keeps the best few.
@@ -1093,6 +1109,20 @@ func (m *Matcher) score(text string) scoring {
 			best[m.docEntry[d]] = c
 		}
 	}
+	// Do the two views agree on the best entry: the closest single example
+	// question or keyword, and the entry as a whole (its own words and its
+	// answer)?
+	byExample, byEntry := -1, -1
+	var exampleTop, entryTop float64
+	for e := range m.ids {
+		if best[e] > exampleTop {
+			byExample, exampleTop = e, best[e]
+		}
+		if x := weightCover*coverAcc[e]/(qn*qn) + weightBag*bagAcc[e]/(qn*m.bagNorm[e]); x > entryTop {
+			byEntry, entryTop = e, x
+		}
+	}
+	sc.agree = byExample == byEntry
 	for e := range m.ids {
 		c := scored{entry: e, best: best[e], cover: coverAcc[e] / (qn * qn), bag: bagAcc[e] / (qn * m.bagNorm[e]),
 			evidence: evidence[e], topics: int(topics[e])}
