@@ -43,7 +43,11 @@ import (
 //     misspellings (a letter missing, added, wrong, or two swapped); a word
 //     with "*" matches the listed or phrase word it could stand for.
 //  7. Benign idioms ("killing time", "my feet are killing me") are blanked
-//     out; a match can neither sit inside nor span a blanked idiom.
+//     out; a match can neither sit inside nor span a blanked idiom. A benign
+//     /regular expression/ with a group named blank, (?P<blank>…), blanks
+//     only that group: the rest of the match is context it requires (a
+//     past attempt is blanked only when the message places it years ago
+//     and says the person has been well since).
 //
 // Phrases then match whole words. A phrase may offer alternatives, "(a|b)",
 // optional parts, "[a|b]" (nothing, a or b), gaps: "..." stands for up to
@@ -1022,9 +1026,17 @@ func (s *Screen) mask(w []string) []bool {
 					off += len(x) + 1
 				}
 			}
-			for _, m := range p.re.FindAllStringIndex(joined, -1) {
+			blank := p.re.SubexpIndex("blank")
+			for _, m := range p.re.FindAllStringSubmatchIndex(joined, -1) {
+				from, to := m[0], m[1]
+				if blank > 0 {
+					if m[2*blank] < 0 {
+						continue
+					}
+					from, to = m[2*blank], m[2*blank+1]
+				}
 				for i := range w {
-					if starts[i] < m[1] && starts[i]+len(w[i]) > m[0] {
+					if starts[i] < to && starts[i]+len(w[i]) > from {
 						masked[i] = true
 					}
 				}
