@@ -1026,6 +1026,9 @@ func (s *Screen) mask(w []string) []bool {
 					off += len(x) + 1
 				}
 			}
+			if !p.re.MatchString(joined) {
+				continue
+			}
 			blank := p.re.SubexpIndex("blank")
 			for _, m := range p.re.FindAllStringSubmatchIndex(joined, -1) {
 				from, to := m[0], m[1]

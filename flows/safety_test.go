@@ -543,11 +543,15 @@ func pct(a, b int) float64 {
 func BenchmarkScreen(b *testing.B) {
 	_, scr := shippedScreen(b)
 	long := strings.Repeat("I have been feeling anxious at work and my commute is killing me, but I keep going to therapy every week. ", 19)[:2000]
+	// Concept words everywhere, never together as a combination asks:
+	// the worst case for the search of "together" rules.
+	concepts := strings.Repeat("my pills and my gun. the bridge tonight? i have been thinking, my friend. ", 28)[:2000]
 	cases := []struct{ name, text string }{
 		{"short", "How long does the program last and do you take Aetna?"},
 		{"crisis", "i just really want to kill myself tonight"},
 		{"idiom", "this commute is killing me lol"},
 		{"long-2000", long},
+		{"concepts-2000", concepts},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
