@@ -803,6 +803,7 @@ func (s *Screen) Check(text string) (Hit, bool) {
 		if masked[i] {
 			continue
 		}
+		fromI := len(hits) // hits starting at i: only these can repeat
 		for _, st := range s.starts[w[i]] {
 			run(st, w, masked, i+1, func(st *state, end int) {
 				if st.rule >= 0 && st.rule < best {
@@ -810,7 +811,7 @@ func (s *Screen) Check(text string) (Hit, bool) {
 				}
 				if st.term >= 0 && len(hits) < maxTermHits {
 					h := termHit{st.term, span{i, end}}
-					if !slices.Contains(hits, h) {
+					if !slices.Contains(hits[fromI:], h) {
 						if found == nil {
 							found = make([]uint64, (s.terms+63)/64)
 						}
