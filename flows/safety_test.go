@@ -211,6 +211,43 @@ func TestFirstPhraseIsAPlainExample(t *testing.T) {
 	}
 }
 
+// TestValidateRuleMatchers: a crisis rule needs at least one of phrases,
+// together combinations or patterns. A rule of combinations only is valid;
+// a rule with none of the three is named, with all three kinds, so an admin
+// knows what to add.
+func TestValidateRuleMatchers(t *testing.T) {
+	b, err := os.ReadFile(flowsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	const rule = "        - id: suicide-word\n"
+	i := strings.Index(src, rule)
+	if i < 0 {
+		t.Fatal("cannot find rule suicide-word in the shipped file: update the test")
+	}
+	j := i + len(rule)
+	end := j + strings.Index(src[j:], "\n") + 1 // its one-line phrases
+	tests := []struct {
+		name, body, want string // want "" means valid
+	}{
+		{"together only", "          together: [\"suicide + plan within 4 words\"]\n", ""},
+		{"pattern only", "          patterns: ['\\bsuicide\\b']\n", ""},
+		{"nothing to match", "", "has no phrases, together combinations or patterns"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := flows.Parse("flows.yaml", []byte(src[:j]+tc.body+src[end:]))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Parse: %v, want valid", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Parse: err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestCrisisReplyContent checks the scripted reply and resources carry what
 // the protocol promises a person in crisis.
 func TestCrisisReplyContent(t *testing.T) {

@@ -164,8 +164,10 @@ func (v *validator) checkSafety() {
 		for j, r := range c.Rules {
 			rp := fmt.Sprintf("%s.rules[%d]", path, j)
 			v.checkID(rp+".id", r.ID, rules, "crisis rule")
-			if len(r.Phrases) == 0 && len(r.Patterns) == 0 {
-				v.errf(rp, "crisis rule %q has no phrases or patterns", r.ID)
+			// A rule matches by phrases, "together" combinations or
+			// patterns; any one of the three is enough.
+			if len(r.Phrases) == 0 && len(r.Together) == 0 && len(r.Patterns) == 0 {
+				v.errf(rp, "crisis rule %q has no phrases, together combinations or patterns: it would match nothing", r.ID)
 			}
 			for k, pat := range r.Patterns {
 				if _, err := regexp.Compile(pat); err != nil {
