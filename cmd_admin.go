@@ -96,6 +96,20 @@ func (f *adminFlags) operator(env *environment) (string, error) {
 	return "", usagef("no operator for the audit log: pass --as NAME (or set $USER)")
 }
 
+// openAs names the operator for the audit log and opens the database, the
+// first two things of every audited admin command.
+func (f *adminFlags) openAs(ctx context.Context, env *environment, needKeys bool) (string, *store.Store, error) {
+	op, err := f.operator(env)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := openAdminStore(ctx, env, f.dsn(env), needKeys)
+	if err != nil {
+		return "", nil, err
+	}
+	return op, s, nil
+}
+
 // openAdminStore opens an existing database for an admin command: with
 // keys when the command reads sealed values. A SQLite file that does not
 // exist is an error rather than a new empty database. Key problems are
@@ -145,11 +159,7 @@ func runIntakes(ctx context.Context, env *environment, args []string) error {
 		if *status != "" && !validStatus(*status) {
 			return usagef("intakes list: unknown status %q (want new, claimed, contacted or closed)", *status)
 		}
-		op, err := f.operator(env)
-		if err != nil {
-			return err
-		}
-		s, err := openAdminStore(ctx, env, f.dsn(env), false)
+		op, s, err := f.openAs(ctx, env, false)
 		if err != nil {
 			return err
 		}
@@ -183,11 +193,7 @@ func runIntakes(ctx context.Context, env *environment, args []string) error {
 		if len(pos) != 1 {
 			return usagef("intakes show: give one intake id (usage: %s)", intakesUsage)
 		}
-		op, err := f.operator(env)
-		if err != nil {
-			return err
-		}
-		s, err := openAdminStore(ctx, env, f.dsn(env), true)
+		op, s, err := f.openAs(ctx, env, true)
 		if err != nil {
 			return err
 		}
@@ -484,11 +490,7 @@ func runOutbox(ctx context.Context, env *environment, args []string) error {
 		if len(pos) != 1 {
 			return usagef("outbox requeue: give one event id (usage: %s)", usage)
 		}
-		op, err := f.operator(env)
-		if err != nil {
-			return err
-		}
-		s, err := openAdminStore(ctx, env, f.dsn(env), false)
+		op, s, err := f.openAs(ctx, env, false)
 		if err != nil {
 			return err
 		}

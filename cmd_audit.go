@@ -27,11 +27,7 @@ func runAudit(ctx context.Context, env *environment, args []string) error {
 	if *limit < 0 {
 		return usagef("audit: --limit must not be negative")
 	}
-	op, err := f.operator(env)
-	if err != nil {
-		return err
-	}
-	s, err := openAdminStore(ctx, env, f.dsn(env), false)
+	op, s, err := f.openAs(ctx, env, false)
 	if err != nil {
 		return err
 	}

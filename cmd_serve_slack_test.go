@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,15 +76,7 @@ func TestServeSlack(t *testing.T) {
 		"SLACK_API_URL":        slSrv.URL + "/api", // the slash is added
 		"INTAKEBOT_LOG_LEVEL":  "error",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, strings.NewReader(""), out, func(k string) string { return env[k] })
-	}()
-	addrRE := regexp.MustCompile(`serving on (http://\S+)`)
-	waitFor(t, "serve to listen", func() bool { return addrRE.MatchString(out.String()) })
-	base := addrRE.FindStringSubmatch(out.String())[1]
+	base, stop := startServe(t, env)
 	waitFor(t, "readiness", func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
@@ -136,15 +126,7 @@ func TestServeSlack(t *testing.T) {
 		}
 		return false
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 }
 
 // TestServeRejectsBadSlackConfig: a bad Slack setting stops serve at once

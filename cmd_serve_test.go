@@ -106,6 +106,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startServe runs serve with env until the test stops it: it returns the
+// base URL serve listens on and stop, which ends serve as SIGTERM would and
+// fails the test unless serve stops cleanly.
+func startServe(t *testing.T, env map[string]string) (base string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, strings.NewReader(""), out, func(k string) string { return env[k] })
+	}()
+	addrRE := regexp.MustCompile(`serving on (http://\S+)`)
+	waitFor(t, "serve to listen", func() bool { return addrRE.MatchString(out.String()) })
+	return addrRE.FindStringSubmatch(out.String())[1], func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+}
+
 // TestServe starts serve with Telegram against a fake Bot API: a message
 // is answered, health, readiness and metrics answer, and a stop is clean.
 func TestServe(t *testing.T) {
@@ -121,15 +148,7 @@ func TestServe(t *testing.T) {
 		"TELEGRAM_API_URL":    tgSrv.URL,
 		"INTAKEBOT_LOG_LEVEL": "error",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, strings.NewReader(""), out, func(k string) string { return env[k] })
-	}()
-	addrRE := regexp.MustCompile(`serving on (http://\S+)`)
-	waitFor(t, "serve to listen", func() bool { return addrRE.MatchString(out.String()) })
-	base := addrRE.FindStringSubmatch(out.String())[1]
+	base, stop := startServe(t, env)
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
@@ -161,15 +180,7 @@ func TestServe(t *testing.T) {
 	if _, body := get("/metrics"); !strings.Contains(body, `intakebot_turns_total{channel="telegram",result="ok"} 1`) {
 		t.Errorf("/metrics lacks the turn:\n%s", grepLines(body, "intakebot_"))
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 }
 
 func TestServeRefusesWithoutKey(t *testing.T) {
